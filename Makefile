@@ -1,0 +1,56 @@
+# Every target sets up what it needs: a pinned uv, then the locked environment in .venv.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+TOOLS := .cache/tools
+UV := $(TOOLS)/bin/uv
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON := $(PYTHON)
+VENV_STAMP := .venv/.synced
+RUN := $(UV) run --frozen --no-sync
+
+.PHONY: help setup demo test lint typecheck unit functional infra e2e bench bench-e2e package fmt clean
+
+help: ## Show the targets.
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+$(VENV_STAMP): $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --all-extras --group dev
+	@touch $@
+
+setup: $(VENV_STAMP) ## Create .venv with the locked dependencies.
+
+demo: $(VENV_STAMP) ## Render sample inputs through the whole flow and show the results.
+	$(RUN) thumbnailer demo
+
+test: lint typecheck ## Lint, type-check and run the whole test suite.
+	$(RUN) pytest
+
+lint: $(VENV_STAMP) ## ruff check and format check.
+	$(RUN) ruff check src tests bench
+	$(RUN) ruff format --check src tests bench
+
+typecheck: $(VENV_STAMP) ## mypy --strict on src/.
+	$(RUN) mypy
+
+fmt: $(VENV_STAMP) ## Format the code.
+	$(RUN) ruff format src tests bench
+	$(RUN) ruff check --fix src tests bench
+
+bench: $(VENV_STAMP) ## Engine benchmark: render vs naive Pillow vs pyvips.
+	$(RUN) python bench/engine.py
+
+bench-e2e: $(VENV_STAMP) ## End-to-end benchmark against the local stack.
+	$(RUN) python bench/e2e.py
+
+package: $(VENV_STAMP) ## Build dist/function.zip and the dependencies layer for Lambda.
+	$(RUN) thumbnailer package
+
+clean: ## Remove build outputs and the environment.
+	rm -rf .venv .cache dist .mypy_cache .ruff_cache .pytest_cache

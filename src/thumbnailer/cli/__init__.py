@@ -1,0 +1,64 @@
+"""Command-line interface: ``thumbnailer COMMAND ...``.
+
+Each command lives in its own module with a ``register(subparsers)`` function that adds its
+parser and sets ``handler`` (``Callable[[argparse.Namespace], int]``). This module is the one
+place that maps exceptions to messages and exit codes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from thumbnailer import __version__
+from thumbnailer.errors import ConfigError, ThumbnailerError
+
+__all__ = ["main", "run"]
+
+# Imported on demand so `thumbnailer make` never pays for boto3 or Terraform helpers.
+COMMANDS = ("make", "package", "local", "upload", "backfill", "demo")
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the top-level parser with every command registered."""
+    parser = argparse.ArgumentParser(
+        prog="thumbnailer",
+        description="Event-driven thumbnails for AWS, and the tools around them.",
+    )
+    parser.add_argument("--version", action="version", version=f"thumbnailer {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"thumbnailer.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"thumbnailer.cli.{name}":
+                raise
+            continue
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI and return its exit code (0 ok, 1 some input failed, 2 usage error)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except ConfigError as exc:
+        print(f"thumbnailer {args.command}: {exc.message}", file=sys.stderr)
+        return EXIT_USAGE
+    except ThumbnailerError as exc:
+        print(f"thumbnailer {args.command}: {exc.kind}: {exc.message}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print(f"thumbnailer {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

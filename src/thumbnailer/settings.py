@@ -1,0 +1,199 @@
+"""The one typed, validated settings object of the function, built once per cold start.
+
+Every setting has exactly one environment variable, listed in :data:`VARIABLES` with its
+default and description; the README's settings table and the Terraform module's
+``environment`` block are generated from / checked against this list.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal, TypeVar
+
+from thumbnailer.errors import ConfigError
+from thumbnailer.render.spec import (
+    Fit,
+    Limits,
+    OutputFormat,
+    Size,
+    ThumbnailSpec,
+    parse_color,
+)
+
+__all__ = ["VARIABLES", "Settings", "Variable"]
+
+RetryMode = Literal["standard", "adaptive"]
+_E = TypeVar("_E", Fit, OutputFormat)
+
+
+@dataclass(frozen=True)
+class Variable:
+    """One documented environment variable."""
+
+    name: str
+    default: str
+    description: str
+
+
+VARIABLES: tuple[Variable, ...] = (
+    Variable("THUMBNAILER_SOURCE_BUCKET", "", "Source bucket name; events for other buckets are skipped (empty: any bucket)."),
+    Variable("THUMBNAILER_DESTINATION_BUCKET", "", "Bucket the thumbnails are written to (required)."),
+    Variable("THUMBNAILER_SIZES", "128x128", "Comma-separated boxes, `WxH`, e.g. `128x128,512x512`."),
+    Variable("THUMBNAILER_FIT", "fit", "`fit` (inside the box, no upscaling), `cover` (centre crop) or `pad` (letterbox)."),
+    Variable("THUMBNAILER_FORMAT", "auto", "`auto` (JPEG, or PNG with transparency), `jpeg`, `png`, `webp` or `avif`."),
+    Variable("THUMBNAILER_QUALITY", "85", "Encoder quality 1..100 (JPEG, WebP, AVIF)."),
+    Variable("THUMBNAILER_BACKGROUND", "#ffffff", "Colour transparency is flattened onto for JPEG, and the `pad` colour."),
+    Variable("THUMBNAILER_MAX_INPUT_BYTES", "104857600", "Largest source object accepted, in bytes; checked before download."),
+    Variable("THUMBNAILER_MAX_INPUT_PIXELS", "50000000", "Most pixels decoded per source, over all frames; checked from the header."),
+    Variable("THUMBNAILER_TIME_BUDGET_SECONDS", "30", "Render time budget per object; `0` disables it."),
+    Variable("THUMBNAILER_PREFIX", "thumbnails/", "Key prefix of every thumbnail; objects under it are never processed."),
+    Variable("THUMBNAILER_KEY_TEMPLATE", "{prefix}{stem}_{width}x{height}.{ext}", "Destination key template; fields: `prefix`, `key`, `stem`, `dir`, `name`, `width`, `height`, `ext`."),
+    Variable("THUMBNAILER_CACHE_CONTROL", "public, max-age=31536000, immutable", "`Cache-Control` of every thumbnail (empty: none)."),
+    Variable("THUMBNAILER_INCLUDE_PREFIXES", "", "Comma-separated key prefixes to process (empty: all)."),
+    Variable("THUMBNAILER_EXCLUDE_PREFIXES", "", "Comma-separated key prefixes to skip."),
+    Variable("THUMBNAILER_INCLUDE_SUFFIXES", "", "Comma-separated key suffixes to process, case-insensitive (empty: all)."),
+    Variable("THUMBNAILER_EXCLUDE_SUFFIXES", "", "Comma-separated key suffixes to skip, case-insensitive."),
+    Variable("THUMBNAILER_DELETE_SYNC", "true", "Delete a source's thumbnails when the source is deleted."),
+    Variable("THUMBNAILER_FAILURE_PREFIX", "failed/", "Key prefix of failure markers in the destination bucket (empty: none)."),
+    Variable("THUMBNAILER_SNS_TOPIC_ARN", "", "SNS topic told of permanent failures (empty: none)."),
+    Variable("THUMBNAILER_SES_SENDER", "", "SES sender address for failure emails (empty: no email)."),
+    Variable("THUMBNAILER_SES_RECIPIENTS", "", "Comma-separated recipients of failure emails."),
+    Variable("THUMBNAILER_EVENT_BUS_NAME", "", "EventBridge bus for `Thumbnail Created` / `Thumbnail Failed` events (empty: none)."),
+    Variable("THUMBNAILER_RETRY_MODE", "standard", "botocore retry mode for AWS calls: `standard` or `adaptive`."),
+    Variable("THUMBNAILER_MAX_ATTEMPTS", "3", "botocore attempts per AWS call, 1..10."),
+)
+
+_DEFAULTS = {v.name: v.default for v in VARIABLES}
+
+
+def _split(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def _bool(name: str, text: str) -> bool:
+    value = text.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name}={text!r}: expected true or false")
+
+
+def _int(name: str, text: str, low: int, high: int) -> int:
+    try:
+        value = int(text.strip())
+    except ValueError:
+        raise ConfigError(f"{name}={text!r}: expected an integer") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name}={value}: must be {low}..{high}")
+    return value
+
+
+def _choice(name: str, text: str, enum: type[_E]) -> _E:
+    try:
+        return enum(text.strip().lower())
+    except ValueError:
+        allowed = ", ".join(m.value for m in enum)
+        raise ConfigError(f"{name}={text!r}: expected one of {allowed}") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated configuration of the thumbnail function."""
+
+    destination_bucket: str
+    source_bucket: str = ""
+    spec: ThumbnailSpec = field(default_factory=ThumbnailSpec)
+    prefix: str = "thumbnails/"
+    key_template: str = _DEFAULTS["THUMBNAILER_KEY_TEMPLATE"]
+    cache_control: str = _DEFAULTS["THUMBNAILER_CACHE_CONTROL"]
+    include_prefixes: tuple[str, ...] = ()
+    exclude_prefixes: tuple[str, ...] = ()
+    include_suffixes: tuple[str, ...] = ()
+    exclude_suffixes: tuple[str, ...] = ()
+    delete_sync: bool = True
+    failure_prefix: str = "failed/"
+    sns_topic_arn: str = ""
+    ses_sender: str = ""
+    ses_recipients: tuple[str, ...] = ()
+    event_bus_name: str = ""
+    retry_mode: RetryMode = "standard"
+    max_attempts: int = 3
+
+    def __post_init__(self) -> None:
+        if not self.destination_bucket:
+            raise ConfigError("THUMBNAILER_DESTINATION_BUCKET is required")
+        if not self.prefix.strip("/"):
+            raise ConfigError("THUMBNAILER_PREFIX must not be empty: it separates thumbnails from sources")
+        if not self.prefix.endswith("/"):
+            object.__setattr__(self, "prefix", self.prefix + "/")
+        if self.failure_prefix and not self.failure_prefix.endswith("/"):
+            object.__setattr__(self, "failure_prefix", self.failure_prefix + "/")
+        if "{stem}" not in self.key_template and "{key}" not in self.key_template and "{name}" not in self.key_template:
+            raise ConfigError("THUMBNAILER_KEY_TEMPLATE must contain {stem}, {key} or {name}")
+        if not self.key_template.startswith("{prefix}"):
+            raise ConfigError("THUMBNAILER_KEY_TEMPLATE must start with {prefix} so thumbnails are never re-processed")
+        if self.ses_sender and not self.ses_recipients:
+            raise ConfigError("THUMBNAILER_SES_SENDER is set but THUMBNAILER_SES_RECIPIENTS is empty")
+        same_bucket = self.source_bucket and self.source_bucket == self.destination_bucket
+        if same_bucket:
+            # Writing into the bucket we read from is safe only when the trigger can never see
+            # what we write: every include prefix must be outside the thumbnail and failure prefixes.
+            for written in filter(None, (self.prefix, self.failure_prefix)):
+                if not self.include_prefixes or any(
+                    p.startswith(written) or written.startswith(p) for p in self.include_prefixes
+                ):
+                    if not any(written.startswith(p) for p in self.exclude_prefixes):
+                        raise ConfigError(
+                            f"source and destination bucket are both {self.source_bucket!r} and "
+                            f"objects written under {written!r} would trigger the function again: "
+                            f"add {written!r} to THUMBNAILER_EXCLUDE_PREFIXES or use another bucket"
+                        )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from environment variables (``os.environ`` by default)."""
+        env = os.environ if environ is None else environ
+
+        def get(name: str) -> str:
+            return env.get(name, _DEFAULTS[name])
+
+        budget = float(_int("THUMBNAILER_TIME_BUDGET_SECONDS", get("THUMBNAILER_TIME_BUDGET_SECONDS"), 0, 900))
+        sizes = tuple(Size.parse(s) for s in _split(get("THUMBNAILER_SIZES")))
+        retry_mode = get("THUMBNAILER_RETRY_MODE").strip().lower()
+        if retry_mode not in ("standard", "adaptive"):
+            raise ConfigError(f"THUMBNAILER_RETRY_MODE={retry_mode!r}: expected standard or adaptive")
+        spec = ThumbnailSpec(
+            sizes=sizes,
+            fit=_choice("THUMBNAILER_FIT", get("THUMBNAILER_FIT"), Fit),
+            format=_choice("THUMBNAILER_FORMAT", get("THUMBNAILER_FORMAT"), OutputFormat),
+            quality=_int("THUMBNAILER_QUALITY", get("THUMBNAILER_QUALITY"), 1, 100),
+            background=parse_color(get("THUMBNAILER_BACKGROUND")),
+            limits=Limits(
+                max_input_bytes=_int("THUMBNAILER_MAX_INPUT_BYTES", get("THUMBNAILER_MAX_INPUT_BYTES"), 1, 10 * 1024**3),
+                max_input_pixels=_int("THUMBNAILER_MAX_INPUT_PIXELS", get("THUMBNAILER_MAX_INPUT_PIXELS"), 1, 1_000_000_000),
+                time_budget_seconds=budget or None,
+            ),
+        )
+        return cls(
+            destination_bucket=get("THUMBNAILER_DESTINATION_BUCKET").strip(),
+            source_bucket=get("THUMBNAILER_SOURCE_BUCKET").strip(),
+            spec=spec,
+            prefix=get("THUMBNAILER_PREFIX").strip(),
+            key_template=get("THUMBNAILER_KEY_TEMPLATE").strip(),
+            cache_control=get("THUMBNAILER_CACHE_CONTROL").strip(),
+            include_prefixes=_split(get("THUMBNAILER_INCLUDE_PREFIXES")),
+            exclude_prefixes=_split(get("THUMBNAILER_EXCLUDE_PREFIXES")),
+            include_suffixes=tuple(s.lower() for s in _split(get("THUMBNAILER_INCLUDE_SUFFIXES"))),
+            exclude_suffixes=tuple(s.lower() for s in _split(get("THUMBNAILER_EXCLUDE_SUFFIXES"))),
+            delete_sync=_bool("THUMBNAILER_DELETE_SYNC", get("THUMBNAILER_DELETE_SYNC")),
+            failure_prefix=get("THUMBNAILER_FAILURE_PREFIX").strip(),
+            sns_topic_arn=get("THUMBNAILER_SNS_TOPIC_ARN").strip(),
+            ses_sender=get("THUMBNAILER_SES_SENDER").strip(),
+            ses_recipients=_split(get("THUMBNAILER_SES_RECIPIENTS")),
+            event_bus_name=get("THUMBNAILER_EVENT_BUS_NAME").strip(),
+            retry_mode=retry_mode,  # type: ignore[arg-type]  # checked above
+            max_attempts=_int("THUMBNAILER_MAX_ATTEMPTS", get("THUMBNAILER_MAX_ATTEMPTS"), 1, 10),
+        )
