@@ -11,7 +11,7 @@ export UV_PYTHON := $(PYTHON)
 VENV_STAMP := .venv/.synced
 RUN := $(UV) run --frozen --no-sync
 
-.PHONY: help setup demo test lint typecheck unit functional infra e2e bench bench-e2e package fmt clean
+.PHONY: help setup demo test lint typecheck checkov bench bench-e2e package fmt clean
 
 help: ## Show the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -29,8 +29,12 @@ setup: $(VENV_STAMP) ## Create .venv with the locked dependencies.
 demo: $(VENV_STAMP) ## Render sample inputs through the whole flow and show the results.
 	$(RUN) thumbnailer demo
 
-test: lint typecheck ## Lint, type-check and run the whole test suite.
+test: lint typecheck checkov ## Lint, type-check, scan the Terraform and run the whole test suite.
 	$(RUN) pytest
+
+CHECKOV_VERSION := 3.3.30
+checkov: $(UV) ## Static analysis of infra/ (every failed check must be suppressed with a reason).
+	$(UV) tool run --from "checkov==$(CHECKOV_VERSION)" checkov -d infra --compact --quiet
 
 lint: $(VENV_STAMP) ## ruff check and format check.
 	$(RUN) ruff check src tests bench
