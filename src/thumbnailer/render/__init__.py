@@ -5,4 +5,4 @@ from thumbnailer.render.spec import Fit, Limits, OutputFormat, Size, Thumbnail, 
 __all__ = ["Fit", "Limits", "OutputFormat", "Size", "Thumbnail", "ThumbnailSpec", "render"]
 
 # render() is defined by the engine module and re-exported here.
-from thumbnailer.render._engine import render  # noqa: E402
+from thumbnailer.render._engine import render

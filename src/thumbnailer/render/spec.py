@@ -12,7 +12,7 @@ from thumbnailer.errors import ConfigError
 
 __all__ = ["Fit", "Limits", "OutputFormat", "Size", "Thumbnail", "ThumbnailSpec", "parse_color"]
 
-_SIZE_RE = re.compile(r"^\s*(\d+)\s*[xX×]\s*(\d+)\s*$")
+_SIZE_RE = re.compile(r"^\s*(\d+)\s*[xX×]\s*(\d+)\s*$")  # noqa: RUF001  (the multiplication sign is accepted on purpose)
 _HEX_RE = re.compile(r"^#?([0-9a-fA-F]{6})$")
 _NAMED_COLORS = {"white": (255, 255, 255), "black": (0, 0, 0)}
 
@@ -65,7 +65,7 @@ class Size:
 
     @classmethod
     def parse(cls, text: str) -> Size:
-        """Parse ``"128x128"`` (also ``X`` or ``×``) into a :class:`Size`."""
+        """Parse ``"128x128"`` (also ``X`` or the multiplication sign) into a :class:`Size`."""
         match = _SIZE_RE.match(text)
         if not match:
             raise ConfigError(f"invalid size {text!r}: expected WIDTHxHEIGHT, e.g. 128x128")

@@ -1,0 +1,139 @@
+"""Decoders behind one small interface: read the header, check limits, then decode.
+
+Pillow formats are handled here; HEIF, PDF and video live in their own modules, imported
+only when such an input arrives (their libraries are large and slow to import).
+"""
+
+from __future__ import annotations
+
+import warnings
+from io import BytesIO
+from typing import Protocol
+
+from PIL import (
+    AvifImagePlugin,  # noqa: F401  (importing a plugin registers it with Image.open)
+    BmpImagePlugin,  # noqa: F401
+    GifImagePlugin,  # noqa: F401
+    Image,
+    JpegImagePlugin,  # noqa: F401
+    PngImagePlugin,  # noqa: F401
+    TiffImagePlugin,  # noqa: F401
+    WebPImagePlugin,  # noqa: F401
+)
+
+from thumbnailer.errors import TooLarge
+from thumbnailer.render._sniff import Kind
+
+__all__ = ["PixelBudget", "Source", "open_source", "read_orientation"]
+
+_PIL_FORMATS = {
+    Kind.JPEG: "JPEG",
+    Kind.PNG: "PNG",
+    Kind.GIF: "GIF",
+    Kind.WEBP: "WEBP",
+    Kind.TIFF: "TIFF",
+    Kind.BMP: "BMP",
+    Kind.AVIF: "AVIF",
+}
+_ORIENTATION_TAG = 0x0112
+
+
+class PixelBudget:
+    """Counts pixels decoded for one input (over all frames) against the limit."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+
+    def spend(self, width: int, height: int, what: str) -> None:
+        """Account for decoding ``width`` x ``height`` pixels, or raise :class:`TooLarge`."""
+        self.used += width * height
+        if self.used > self.limit:
+            raise TooLarge(
+                f"{what} is {width}x{height} = {width * height:,} pixels; the limit is "
+                f"{self.limit:,} pixels per input"
+            )
+
+
+class Source(Protocol):
+    """An opened input whose header is read and checked, its pixels not yet decoded."""
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """Full-resolution size of the image as stored (before orientation)."""
+        ...
+
+    def orientation(self) -> int:
+        """EXIF orientation 1..8; before :meth:`decode` it may be only a hint."""
+        ...
+
+    def decode(self, target: tuple[int, int] | None) -> Image.Image:
+        """Decode the pixels, at any size no smaller than ``target`` (stored orientation)."""
+        ...
+
+    def close(self) -> None:
+        """Release the decoder."""
+        ...
+
+
+def read_orientation(image: Image.Image) -> int:
+    """EXIF (or XMP) orientation of ``image``; anything but 1..8 counts as 1."""
+    try:
+        value = image.getexif().get(_ORIENTATION_TAG, 1)
+    except Exception:  # a broken EXIF block must not fail the image: assume upright
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+class PillowSource:
+    """JPEG, PNG/APNG, GIF, WebP, TIFF, BMP and AVIF through Pillow."""
+
+    def __init__(self, data: bytes, kind: Kind, budget: PixelBudget) -> None:
+        self.kind = kind
+        with warnings.catch_warnings():
+            # Our own pixel limit decides; Pillow's warning would only duplicate it.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            self.image = Image.open(BytesIO(data), formats=[_PIL_FORMATS[kind]])
+        width, height = self.image.size
+        budget.spend(width, height, f"the {kind} image")
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.image.size
+
+    def orientation(self) -> int:
+        if self.kind is Kind.PNG and "exif" not in self.image.info and not self._loaded():
+            return 1  # Pillow would decode the whole PNG to look for a late eXIf chunk
+        return read_orientation(self.image)
+
+    def _loaded(self) -> bool:
+        return not self.image.tile
+
+    def decode(self, target: tuple[int, int] | None) -> Image.Image:
+        if target is not None and self.kind is Kind.JPEG:
+            # Shrink-on-load: libjpeg decodes at 1/2, 1/4 or 1/8 scale, never below target.
+            self.image.draft(None, target)
+        self.image.load()
+        return self.image
+
+    def close(self) -> None:
+        # Nothing to release: the image reads from memory, and closing it would also free
+        # the decoded pixels that the caller is still using.
+        return None
+
+
+def open_source(data: bytes, kind: Kind, budget: PixelBudget) -> Source:
+    """Open ``data`` with the decoder for ``kind``: header read and limits checked."""
+    if kind in _PIL_FORMATS:
+        return PillowSource(data, kind, budget)
+    if kind is Kind.HEIF:
+        from thumbnailer.render._heif import HeifSource
+
+        return HeifSource(data, budget)
+    if kind is Kind.PDF:
+        from thumbnailer.render._pdf import PdfSource
+
+        return PdfSource(data, budget)
+    from thumbnailer.render._video import VideoSource
+
+    return VideoSource(data, budget)

@@ -1,0 +1,58 @@
+"""HEIC/HEIF through pillow-heif (imported only when a HEIF input arrives)."""
+
+from __future__ import annotations
+
+import pillow_heif
+from PIL import Image
+
+from thumbnailer.errors import CorruptImage
+from thumbnailer.render._decode import PixelBudget
+
+__all__ = ["HeifSource"]
+
+
+class HeifSource:
+    """The primary image of a HEIF file; libheif applies its rotation and mirroring."""
+
+    def __init__(self, data: bytes, budget: PixelBudget) -> None:
+        # Opening parses the container only; no image is decoded yet.
+        self.file = pillow_heif.open_heif(data, convert_hdr_to_8bit=True)
+        if len(self.file) == 0:
+            raise CorruptImage("the HEIF file holds no image")
+        self.primary = self.file[self.file.primary_index]
+        width, height = self.primary.size
+        budget.spend(width, height, "the HEIF image")
+
+    @property
+    def size(self) -> tuple[int, int]:
+        width, height = self.primary.size
+        return int(width), int(height)
+
+    def orientation(self) -> int:
+        return 1  # libheif already applied the image's transforms (EXIF must then be ignored)
+
+    def _preview(self, target: tuple[int, int]) -> Image.Image | None:
+        """A stored preview at least as large as ``target`` with the primary's shape."""
+        width, height = self.size
+        sides: list[int] = list(self.primary.info.get("thumbnails") or [])  # type: ignore[arg-type]
+        for index, side in sorted(enumerate(sides), key=lambda item: item[1]):
+            if side < max(target):
+                continue
+            thumb = self.primary.get_thumbnail(index)
+            t_width, t_height = thumb.size
+            same_shape = abs(t_width / t_height - width / height) < 0.01
+            if same_shape and t_width >= target[0] and t_height >= target[1]:
+                image: Image.Image = thumb.to_pillow()
+                return image
+        return None
+
+    def decode(self, target: tuple[int, int] | None) -> Image.Image:
+        image = self._preview(target) if target is not None else None
+        if image is None:
+            image = self.primary.to_pillow()
+        icc = self.primary.info.get("icc_profile")
+        image.info = {"icc_profile": icc} if icc else {}
+        return image
+
+    def close(self) -> None:
+        return None

@@ -1,0 +1,65 @@
+"""The first page of a PDF through pypdfium2 (imported only when a PDF arrives)."""
+
+from __future__ import annotations
+
+import math
+
+import pypdfium2
+from PIL import Image
+
+from thumbnailer.errors import CorruptImage
+from thumbnailer.render._decode import PixelBudget
+
+__all__ = ["PdfSource"]
+
+# A page's "natural" pixel size: 144 dpi, i.e. 2 pixels per PDF point (1/72 in).
+NATURAL_SCALE = 2.0
+
+
+class PdfSource:
+    """Renders page 1 only, at the smallest scale the thumbnails need (never at full size)."""
+
+    def __init__(self, data: bytes, budget: PixelBudget) -> None:
+        try:
+            self.document = pypdfium2.PdfDocument(data)
+        except pypdfium2.PdfiumError as exc:
+            if "password" in str(exc).lower():
+                raise CorruptImage("the PDF is encrypted with a password") from exc
+            raise CorruptImage(f"the PDF cannot be opened: {exc}") from exc
+        if len(self.document) < 1:
+            self.document.close()
+            raise CorruptImage("the PDF has no pages")
+        self.page = self.document[0]
+        points_w, points_h = self.page.get_size()
+        if not (points_w > 0 and points_h > 0):
+            self.close()
+            raise CorruptImage("the first page of the PDF has no size")
+        self._points = (float(points_w), float(points_h))
+        self.budget = budget
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return (
+            max(1, round(self._points[0] * NATURAL_SCALE)),
+            max(1, round(self._points[1] * NATURAL_SCALE)),
+        )
+
+    def orientation(self) -> int:
+        return 1  # pdfium applies the page's /Rotate
+
+    def decode(self, target: tuple[int, int] | None) -> Image.Image:
+        scale = NATURAL_SCALE
+        if target is not None:
+            scale = max(target[0] / self._points[0], target[1] / self._points[1])
+        width = math.ceil(self._points[0] * scale)
+        height = math.ceil(self._points[1] * scale)
+        self.budget.spend(width, height, "the rendered PDF page")
+        # White paper behind the page, as a viewer shows it.
+        bitmap = self.page.render(scale=scale, fill_color=(255, 255, 255, 255))
+        image: Image.Image = bitmap.to_pil().convert("RGB")
+        image.info = {}
+        return image
+
+    def close(self) -> None:
+        self.page.close()
+        self.document.close()

@@ -1,0 +1,97 @@
+"""A representative video frame through PyAV (imported only when a video arrives)."""
+
+from __future__ import annotations
+
+from io import BytesIO
+
+import av
+from PIL import Image, ImageStat
+
+from thumbnailer.errors import CorruptImage, UnsupportedFormat
+from thumbnailer.render._decode import PixelBudget
+
+__all__ = ["VideoSource"]
+
+# Where to look, as fractions of the duration: 10 % first, later ones if that frame is black.
+_POSITIONS = (0.10, 0.25, 0.50)
+_BLACK = 24  # mean luma below this counts as a black (fade-in, title) frame
+_MAX_PACKETS = 500  # give up on streams that never yield a frame
+_ROTATIONS = {
+    90: Image.Transpose.ROTATE_90,
+    180: Image.Transpose.ROTATE_180,
+    270: Image.Transpose.ROTATE_270,
+}
+
+
+class VideoSource:
+    """The first keyframe at or before 10 % of the duration, skipping black frames."""
+
+    def __init__(self, data: bytes, budget: PixelBudget) -> None:
+        self.container = av.open(BytesIO(data), mode="r")
+        try:
+            if not self.container.streams.video:
+                raise UnsupportedFormat("the media file has no video stream")
+            self.stream = self.container.streams.video[0]
+            width = int(self.stream.codec_context.width or 0)
+            height = int(self.stream.codec_context.height or 0)
+            if width < 1 or height < 1:
+                raise CorruptImage("the video stream has no frame size")
+            self._size = (width, height)
+            self.budget = budget
+            budget.spend(width, height, "a video frame")
+        except BaseException:
+            self.container.close()
+            raise
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self._size
+
+    def orientation(self) -> int:
+        return 1  # rotation metadata is applied while decoding
+
+    def _duration(self) -> float:
+        if self.stream.duration is not None and self.stream.time_base is not None:
+            return float(self.stream.duration * self.stream.time_base)
+        if self.container.duration is not None:
+            return float(self.container.duration / av.time_base)
+        return 0.0
+
+    def _frame_at(self, seconds: float) -> av.VideoFrame | None:
+        if seconds > 0 and self.stream.time_base is not None:
+            # Land on the keyframe before the position: decoding it needs no other frames.
+            offset = int(seconds / self.stream.time_base)
+            self.container.seek(offset, stream=self.stream, backward=True, any_frame=False)
+        for count, packet in enumerate(self.container.demux(self.stream)):
+            if count >= _MAX_PACKETS:
+                break
+            for frame in packet.decode():
+                return frame
+        return None
+
+    def decode(self, target: tuple[int, int] | None) -> Image.Image:
+        duration = self._duration()
+        frame_pixels = self._size[0] * self._size[1]
+        best: tuple[float, Image.Image, int] | None = None
+        for index, position in enumerate(_POSITIONS if duration > 0 else (0.0,)):
+            if index and self.budget.used + frame_pixels > self.budget.limit:
+                break  # looking further would exceed the pixel limit: keep what we have
+            if index:
+                self.budget.spend(*self._size, "a video frame")
+            frame = self._frame_at(duration * position)
+            if frame is None:
+                continue
+            image: Image.Image = frame.to_image()  # type: ignore[no-untyped-call]
+            luma = ImageStat.Stat(image.convert("L").reduce(4)).mean[0]
+            if best is None or luma > best[0]:
+                best = (luma, image, round(frame.rotation or 0) % 360)
+            if luma >= _BLACK:
+                break
+        if best is None:
+            raise CorruptImage("no frame of the video could be decoded")
+        _, image, rotation = best
+        method = _ROTATIONS.get(rotation)
+        return image if method is None else image.transpose(method)
+
+    def close(self) -> None:
+        self.container.close()
