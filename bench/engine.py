@@ -94,6 +94,24 @@ def generate_inputs(quick: bool) -> list[dict[str, Any]]:
     return manifest
 
 
+def describe_machine() -> dict[str, Any]:
+    """CPU, memory and library versions, from a child process."""
+    cmd = [sys.executable, str(HERE / "_machine.py")]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    machine: dict[str, Any] = json.loads(out)
+    return machine
+
+
+def machine_line(m: dict[str, Any]) -> str:
+    """One line a reader can compare their own machine with."""
+    return (
+        f"{m['cpu']}, {m['cpus']} CPUs, {m['memory_gib']} GiB, {m['os']}; Python {m['python']}; "
+        f"Pillow {m['pillow']} (libjpeg-turbo {m['libjpeg_turbo']}, libwebp {m['libwebp']}, "
+        f"zlib {m['zlib']}); pyvips {m['pyvips']} (libvips {m['libvips']}); "
+        f"pillow-heif {m['pillow_heif']} (libheif {m['libheif']})"
+    )
+
+
 def measure_once(contender: str, item: dict[str, Any]) -> dict[str, Any]:
     """One fresh process, one measurement."""
     cmd = [sys.executable, str(MEASURE), contender, item["path"], item["warmup_path"]]
@@ -270,10 +288,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         contenders = [c for c in CONTENDERS.values() if args.candidates or not c.candidate]
 
+    machine = describe_machine()
     cells = run(manifest, contenders, args.repeat, progress=not args.quiet)
     results, targets = tables(manifest, contenders, cells)
     if args.json:
         doc = {
+            "machine": machine,
             "repeat": args.repeat,
             "quick": args.quick,
             "inputs": manifest,
@@ -289,9 +309,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"median of {args.repeat} runs, each in a fresh process; peak RSS above the "
             "interpreter and imports; 128x128 box, JPEG q85 out, one libvips thread"
         )
+        legend = ", ".join(f"{c.name} = {c.label}" for c in contenders)
+        note += f"\ncontenders: {legend}"
         if args.quick:
-            note += "; QUICK RUN on tiny inputs: the verdicts mean nothing"
-        print(f"{note}\n\n{show(results)}\n\n{show(targets)}")
+            note += "\nQUICK RUN on tiny inputs: the verdicts mean nothing"
+        print(f"{note}\nmachine: {machine_line(machine)}\n\n{show(results)}\n\n{show(targets)}")
     return 1 if any(cell.error for cell in cells.values()) else 0
 
 
