@@ -8,6 +8,7 @@ default and description; the README's settings table and the Terraform module's
 from __future__ import annotations
 
 import os
+import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar
@@ -22,7 +23,12 @@ from thumbnailer.render.spec import (
     parse_color,
 )
 
-__all__ = ["VARIABLES", "Settings", "Variable"]
+__all__ = ["TEMPLATE_FIELDS", "VARIABLES", "Settings", "Variable"]
+
+# Fields of THUMBNAILER_KEY_TEMPLATE, for source key "photos/cat 1.jpg":
+# prefix "thumbnails/", key "photos/cat 1.jpg", stem "photos/cat 1", dir "photos/",
+# name "cat 1", width/height of the box, ext "jpg".
+TEMPLATE_FIELDS = ("prefix", "key", "stem", "dir", "name", "width", "height", "ext")
 
 RetryMode = Literal["standard", "adaptive"]
 _E = TypeVar("_E", Fit, OutputFormat)
@@ -38,30 +44,103 @@ class Variable:
 
 
 VARIABLES: tuple[Variable, ...] = (
-    Variable("THUMBNAILER_SOURCE_BUCKET", "", "Source bucket name; events for other buckets are skipped (empty: any bucket)."),
-    Variable("THUMBNAILER_DESTINATION_BUCKET", "", "Bucket the thumbnails are written to (required)."),
-    Variable("THUMBNAILER_SIZES", "128x128", "Comma-separated boxes, `WxH`, e.g. `128x128,512x512`."),
-    Variable("THUMBNAILER_FIT", "fit", "`fit` (inside the box, no upscaling), `cover` (centre crop) or `pad` (letterbox)."),
-    Variable("THUMBNAILER_FORMAT", "auto", "`auto` (JPEG, or PNG with transparency), `jpeg`, `png`, `webp` or `avif`."),
+    Variable(
+        "THUMBNAILER_SOURCE_BUCKET",
+        "",
+        "Source bucket name; events for other buckets are skipped (empty: any bucket).",
+    ),
+    Variable(
+        "THUMBNAILER_DESTINATION_BUCKET", "", "Bucket the thumbnails are written to (required)."
+    ),
+    Variable(
+        "THUMBNAILER_SIZES", "128x128", "Comma-separated boxes, `WxH`, e.g. `128x128,512x512`."
+    ),
+    Variable(
+        "THUMBNAILER_FIT",
+        "fit",
+        "`fit` (inside the box, no upscaling), `cover` (centre crop) or `pad` (letterbox).",
+    ),
+    Variable(
+        "THUMBNAILER_FORMAT",
+        "auto",
+        "`auto` (JPEG, or PNG with transparency), `jpeg`, `png`, `webp` or `avif`.",
+    ),
     Variable("THUMBNAILER_QUALITY", "85", "Encoder quality 1..100 (JPEG, WebP, AVIF)."),
-    Variable("THUMBNAILER_BACKGROUND", "#ffffff", "Colour transparency is flattened onto for JPEG, and the `pad` colour."),
-    Variable("THUMBNAILER_MAX_INPUT_BYTES", "104857600", "Largest source object accepted, in bytes; checked before download."),
-    Variable("THUMBNAILER_MAX_INPUT_PIXELS", "50000000", "Most pixels decoded per source, over all frames; checked from the header."),
-    Variable("THUMBNAILER_TIME_BUDGET_SECONDS", "30", "Render time budget per object; `0` disables it."),
-    Variable("THUMBNAILER_PREFIX", "thumbnails/", "Key prefix of every thumbnail; objects under it are never processed."),
-    Variable("THUMBNAILER_KEY_TEMPLATE", "{prefix}{stem}_{width}x{height}.{ext}", "Destination key template; fields: `prefix`, `key`, `stem`, `dir`, `name`, `width`, `height`, `ext`."),
-    Variable("THUMBNAILER_CACHE_CONTROL", "public, max-age=31536000, immutable", "`Cache-Control` of every thumbnail (empty: none)."),
-    Variable("THUMBNAILER_INCLUDE_PREFIXES", "", "Comma-separated key prefixes to process (empty: all)."),
+    Variable(
+        "THUMBNAILER_BACKGROUND",
+        "#ffffff",
+        "Colour transparency is flattened onto for JPEG, and the `pad` colour.",
+    ),
+    Variable(
+        "THUMBNAILER_MAX_INPUT_BYTES",
+        "104857600",
+        "Largest source object accepted, in bytes; checked before download.",
+    ),
+    Variable(
+        "THUMBNAILER_MAX_INPUT_PIXELS",
+        "50000000",
+        "Most pixels decoded per source, over all frames; checked from the header.",
+    ),
+    Variable(
+        "THUMBNAILER_TIME_BUDGET_SECONDS", "30", "Render time budget per object; `0` disables it."
+    ),
+    Variable(
+        "THUMBNAILER_PREFIX",
+        "thumbnails/",
+        "Key prefix of every thumbnail; objects under it are never processed.",
+    ),
+    Variable(
+        "THUMBNAILER_KEY_TEMPLATE",
+        "{prefix}{stem}_{width}x{height}.{ext}",
+        "Destination key template; fields: `prefix`, `key`, `stem`, `dir`, `name`, `width`, "
+        "`height`, `ext` (see the key template section).",
+    ),
+    Variable(
+        "THUMBNAILER_CACHE_CONTROL",
+        "public, max-age=31536000, immutable",
+        "`Cache-Control` of every thumbnail (empty: none).",
+    ),
+    Variable(
+        "THUMBNAILER_INCLUDE_PREFIXES", "", "Comma-separated key prefixes to process (empty: all)."
+    ),
     Variable("THUMBNAILER_EXCLUDE_PREFIXES", "", "Comma-separated key prefixes to skip."),
-    Variable("THUMBNAILER_INCLUDE_SUFFIXES", "", "Comma-separated key suffixes to process, case-insensitive (empty: all)."),
-    Variable("THUMBNAILER_EXCLUDE_SUFFIXES", "", "Comma-separated key suffixes to skip, case-insensitive."),
-    Variable("THUMBNAILER_DELETE_SYNC", "true", "Delete a source's thumbnails when the source is deleted."),
-    Variable("THUMBNAILER_FAILURE_PREFIX", "failed/", "Key prefix of failure markers in the destination bucket (empty: none)."),
-    Variable("THUMBNAILER_SNS_TOPIC_ARN", "", "SNS topic told of permanent failures (empty: none)."),
-    Variable("THUMBNAILER_SES_SENDER", "", "SES sender address for failure emails (empty: no email)."),
+    Variable(
+        "THUMBNAILER_INCLUDE_SUFFIXES",
+        "",
+        "Comma-separated key suffixes to process, case-insensitive (empty: all).",
+    ),
+    Variable(
+        "THUMBNAILER_EXCLUDE_SUFFIXES",
+        "",
+        "Comma-separated key suffixes to skip, case-insensitive.",
+    ),
+    Variable(
+        "THUMBNAILER_DELETE_SYNC",
+        "true",
+        "Delete a source's thumbnails when the source is deleted.",
+    ),
+    Variable(
+        "THUMBNAILER_FAILURE_PREFIX",
+        "failed/",
+        "Key prefix of failure markers in the destination bucket (empty: none).",
+    ),
+    Variable(
+        "THUMBNAILER_SNS_TOPIC_ARN", "", "SNS topic told of permanent failures (empty: none)."
+    ),
+    Variable(
+        "THUMBNAILER_SES_SENDER", "", "SES sender address for failure emails (empty: no email)."
+    ),
     Variable("THUMBNAILER_SES_RECIPIENTS", "", "Comma-separated recipients of failure emails."),
-    Variable("THUMBNAILER_EVENT_BUS_NAME", "", "EventBridge bus for `Thumbnail Created` / `Thumbnail Failed` events (empty: none)."),
-    Variable("THUMBNAILER_RETRY_MODE", "standard", "botocore retry mode for AWS calls: `standard` or `adaptive`."),
+    Variable(
+        "THUMBNAILER_EVENT_BUS_NAME",
+        "",
+        "EventBridge bus for `Thumbnail Created` / `Thumbnail Failed` events (empty: none).",
+    ),
+    Variable(
+        "THUMBNAILER_RETRY_MODE",
+        "standard",
+        "botocore retry mode for AWS calls: `standard` or `adaptive`.",
+    ),
     Variable("THUMBNAILER_MAX_ATTEMPTS", "3", "botocore attempts per AWS call, 1..10."),
 )
 
@@ -126,31 +205,61 @@ class Settings:
         if not self.destination_bucket:
             raise ConfigError("THUMBNAILER_DESTINATION_BUCKET is required")
         if not self.prefix.strip("/"):
-            raise ConfigError("THUMBNAILER_PREFIX must not be empty: it separates thumbnails from sources")
+            raise ConfigError(
+                "THUMBNAILER_PREFIX must not be empty: it separates thumbnails from sources"
+            )
         if not self.prefix.endswith("/"):
             object.__setattr__(self, "prefix", self.prefix + "/")
         if self.failure_prefix and not self.failure_prefix.endswith("/"):
             object.__setattr__(self, "failure_prefix", self.failure_prefix + "/")
-        if "{stem}" not in self.key_template and "{key}" not in self.key_template and "{name}" not in self.key_template:
-            raise ConfigError("THUMBNAILER_KEY_TEMPLATE must contain {stem}, {key} or {name}")
-        if not self.key_template.startswith("{prefix}"):
-            raise ConfigError("THUMBNAILER_KEY_TEMPLATE must start with {prefix} so thumbnails are never re-processed")
+        self._check_template()
         if self.ses_sender and not self.ses_recipients:
-            raise ConfigError("THUMBNAILER_SES_SENDER is set but THUMBNAILER_SES_RECIPIENTS is empty")
-        same_bucket = self.source_bucket and self.source_bucket == self.destination_bucket
-        if same_bucket:
-            # Writing into the bucket we read from is safe only when the trigger can never see
-            # what we write: every include prefix must be outside the thumbnail and failure prefixes.
-            for written in filter(None, (self.prefix, self.failure_prefix)):
-                if not self.include_prefixes or any(
-                    p.startswith(written) or written.startswith(p) for p in self.include_prefixes
-                ):
-                    if not any(written.startswith(p) for p in self.exclude_prefixes):
-                        raise ConfigError(
-                            f"source and destination bucket are both {self.source_bucket!r} and "
-                            f"objects written under {written!r} would trigger the function again: "
-                            f"add {written!r} to THUMBNAILER_EXCLUDE_PREFIXES or use another bucket"
-                        )
+            raise ConfigError(
+                "THUMBNAILER_SES_SENDER is set but THUMBNAILER_SES_RECIPIENTS is empty"
+            )
+        self._check_loop()
+
+    def _check_loop(self) -> None:
+        if not self.source_bucket or self.source_bucket != self.destination_bucket:
+            return
+        # Writing into the bucket we read from is safe only when the trigger can never see what
+        # we write: each written prefix is outside every include prefix, or excluded.
+        for written in filter(None, (self.prefix, self.failure_prefix)):
+            seen = not self.include_prefixes or any(
+                p.startswith(written) or written.startswith(p) for p in self.include_prefixes
+            )
+            if seen and not any(written.startswith(p) for p in self.exclude_prefixes):
+                raise ConfigError(
+                    f"source and destination bucket are both {self.source_bucket!r} and objects "
+                    f"written under {written!r} would trigger the function again: add "
+                    f"{written!r} to THUMBNAILER_EXCLUDE_PREFIXES or use another bucket"
+                )
+
+    def _check_template(self) -> None:
+        template = self.key_template
+        if not template.startswith("{prefix}"):
+            raise ConfigError(
+                "THUMBNAILER_KEY_TEMPLATE must start with {prefix} so thumbnails are never "
+                "re-processed"
+            )
+        try:
+            fields = {name for _, name, _, _ in string.Formatter().parse(template) if name}
+        except ValueError as exc:
+            raise ConfigError(f"THUMBNAILER_KEY_TEMPLATE={template!r}: {exc}") from exc
+        unknown = fields - set(TEMPLATE_FIELDS)
+        if unknown:
+            raise ConfigError(
+                f"THUMBNAILER_KEY_TEMPLATE={template!r}: unknown field(s) "
+                f"{', '.join(sorted(unknown))}; allowed: {', '.join(TEMPLATE_FIELDS)}"
+            )
+        if not fields & {"stem", "key", "name"}:
+            raise ConfigError("THUMBNAILER_KEY_TEMPLATE must contain {stem}, {key} or {name}")
+        # Sizes must be told apart, or every size would overwrite the same key.
+        if len(self.spec.sizes) > 1 and not {"width", "height"} <= fields:
+            raise ConfigError(
+                "THUMBNAILER_KEY_TEMPLATE must contain {width} and {height} when "
+                "THUMBNAILER_SIZES lists several sizes"
+            )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -160,20 +269,25 @@ class Settings:
         def get(name: str) -> str:
             return env.get(name, _DEFAULTS[name])
 
-        budget = float(_int("THUMBNAILER_TIME_BUDGET_SECONDS", get("THUMBNAILER_TIME_BUDGET_SECONDS"), 0, 900))
+        def number(name: str, low: int, high: int) -> int:
+            return _int(name, get(name), low, high)
+
+        budget = float(number("THUMBNAILER_TIME_BUDGET_SECONDS", 0, 900))
         sizes = tuple(Size.parse(s) for s in _split(get("THUMBNAILER_SIZES")))
         retry_mode = get("THUMBNAILER_RETRY_MODE").strip().lower()
         if retry_mode not in ("standard", "adaptive"):
-            raise ConfigError(f"THUMBNAILER_RETRY_MODE={retry_mode!r}: expected standard or adaptive")
+            raise ConfigError(
+                f"THUMBNAILER_RETRY_MODE={retry_mode!r}: expected standard or adaptive"
+            )
         spec = ThumbnailSpec(
             sizes=sizes,
             fit=_choice("THUMBNAILER_FIT", get("THUMBNAILER_FIT"), Fit),
             format=_choice("THUMBNAILER_FORMAT", get("THUMBNAILER_FORMAT"), OutputFormat),
-            quality=_int("THUMBNAILER_QUALITY", get("THUMBNAILER_QUALITY"), 1, 100),
+            quality=number("THUMBNAILER_QUALITY", 1, 100),
             background=parse_color(get("THUMBNAILER_BACKGROUND")),
             limits=Limits(
-                max_input_bytes=_int("THUMBNAILER_MAX_INPUT_BYTES", get("THUMBNAILER_MAX_INPUT_BYTES"), 1, 10 * 1024**3),
-                max_input_pixels=_int("THUMBNAILER_MAX_INPUT_PIXELS", get("THUMBNAILER_MAX_INPUT_PIXELS"), 1, 1_000_000_000),
+                max_input_bytes=number("THUMBNAILER_MAX_INPUT_BYTES", 1, 10 * 1024**3),
+                max_input_pixels=number("THUMBNAILER_MAX_INPUT_PIXELS", 1, 1_000_000_000),
                 time_budget_seconds=budget or None,
             ),
         )
@@ -195,5 +309,5 @@ class Settings:
             ses_recipients=_split(get("THUMBNAILER_SES_RECIPIENTS")),
             event_bus_name=get("THUMBNAILER_EVENT_BUS_NAME").strip(),
             retry_mode=retry_mode,  # type: ignore[arg-type]  # checked above
-            max_attempts=_int("THUMBNAILER_MAX_ATTEMPTS", get("THUMBNAILER_MAX_ATTEMPTS"), 1, 10),
+            max_attempts=number("THUMBNAILER_MAX_ATTEMPTS", 1, 10),
         )

@@ -1,0 +1,29 @@
+"""Event envelopes → typed object references (:class:`ObjectRef`)."""
+
+from thumbnailer.events.exceptions import InvalidEvent
+from thumbnailer.events.parse import (
+    classify,
+    decode_key,
+    parse_batch_operations,
+    parse_body,
+    parse_eventbridge,
+    parse_s3_notification,
+    parse_sqs_record,
+)
+from thumbnailer.events.types import Action, BatchInvocation, BatchTask, EventKind, ObjectRef
+
+__all__ = [
+    "Action",
+    "BatchInvocation",
+    "BatchTask",
+    "EventKind",
+    "InvalidEvent",
+    "ObjectRef",
+    "classify",
+    "decode_key",
+    "parse_batch_operations",
+    "parse_body",
+    "parse_eventbridge",
+    "parse_s3_notification",
+    "parse_sqs_record",
+]
