@@ -1,0 +1,164 @@
+"""Helpers for render tests: build inputs in code and look at what came out."""
+
+from __future__ import annotations
+
+import struct
+from io import BytesIO
+from typing import Any
+
+from PIL import Image
+
+from thumbnailer.render.spec import Thumbnail
+
+
+def encode(image: Image.Image, fmt: str, **options: Any) -> bytes:
+    """Encode ``image`` as ``fmt`` with Pillow."""
+    buffer = BytesIO()
+    image.save(buffer, format=fmt, **options)
+    return buffer.getvalue()
+
+
+def open_thumbnail(thumbnail: Thumbnail) -> Image.Image:
+    """Decode a thumbnail's bytes (fully loaded)."""
+    image = Image.open(BytesIO(thumbnail.data))
+    image.load()
+    return image
+
+
+def rgb_at(image: Image.Image, xy: tuple[int, int]) -> tuple[int, int, int]:
+    """The RGB colour of one pixel, whatever the mode."""
+    pixel = image.convert("RGB").getpixel(xy)
+    assert isinstance(pixel, tuple)
+    return pixel[0], pixel[1], pixel[2]
+
+
+def close(a: tuple[int, ...], b: tuple[int, ...], tolerance: int) -> bool:
+    """Whether two colours differ by at most ``tolerance`` in every channel."""
+    return all(abs(x - y) <= tolerance for x, y in zip(a, b, strict=True))
+
+
+def _s15(value: float) -> bytes:
+    return struct.pack(">i", round(value * 65536))
+
+
+def _xyz(x: float, y: float, z: float) -> bytes:
+    return b"XYZ \x00\x00\x00\x00" + _s15(x) + _s15(y) + _s15(z)
+
+
+def _desc(text: str) -> bytes:
+    ascii_text = text.encode() + b"\x00"
+    return (
+        b"desc\x00\x00\x00\x00"
+        + struct.pack(">I", len(ascii_text))
+        + ascii_text
+        + b"\x00" * 8  # Unicode language and count
+        + b"\x00" * 3  # ScriptCode code and count
+        + b"\x00" * 67
+    )
+
+
+def _profile(colour_space: bytes, tags: list[tuple[bytes, bytes]]) -> bytes:
+    table_size = 4 + 12 * len(tags)
+    offset = 128 + table_size
+    table = struct.pack(">I", len(tags))
+    body = b""
+    for signature, data in tags:
+        padded = data + b"\x00" * (-len(data) % 4)
+        table += signature + struct.pack(">II", offset + len(body), len(data))
+        body += padded
+    size = 128 + table_size + len(body)
+    header = (
+        struct.pack(">I", size)
+        + b"\x00" * 4
+        + struct.pack(">I", 0x02100000)
+        + (b"mntr" if colour_space == b"RGB " else b"prtr")
+        + colour_space
+        + (b"XYZ " if colour_space == b"RGB " else b"Lab ")
+        + b"\x00" * 12
+        + b"acsp"
+        + b"\x00" * 28
+        + _s15(0.9642)
+        + _s15(1.0)
+        + _s15(0.8249)
+        + b"\x00" * 48
+    )
+    assert len(header) == 128
+    return header + table + body
+
+
+# sRGB colorants adapted to D50, as ICC matrix profiles store them.
+_RED = (0.4361, 0.2225, 0.0139)
+_GREEN = (0.3851, 0.7169, 0.0971)
+_BLUE = (0.1431, 0.0606, 0.7141)
+
+
+def rgb_profile_swapping_red_and_green() -> bytes:
+    """An RGB matrix profile whose first channel is sRGB's green and second its red.
+
+    Pixels tagged with it that read (200, 30, 30) are really green: a renderer that honours
+    the profile outputs green, one that ignores it outputs red.
+    """
+    curve = b"curv\x00\x00\x00\x00" + struct.pack(">IH", 1, round(2.2 * 256)) + b"\x00\x00"
+    return _profile(
+        b"RGB ",
+        [
+            (b"desc", _desc("red-green swap")),
+            (b"wtpt", _xyz(0.9642, 1.0, 0.8249)),
+            (b"rXYZ", _xyz(*_GREEN)),
+            (b"gXYZ", _xyz(*_RED)),
+            (b"bXYZ", _xyz(*_BLUE)),
+            (b"rTRC", curve),
+            (b"gTRC", curve),
+            (b"bTRC", curve),
+        ],
+    )
+
+
+def _lab16(lightness: float, a: float, b: float) -> bytes:
+    # lut16 legacy Lab encoding: L 0..100 -> 0..0xFF00, a/b -128..127.996 -> 0..0xFFFF.
+    return struct.pack(
+        ">HHH",
+        round(lightness / 100 * 0xFF00),
+        round((a + 128) * 256),
+        round((b + 128) * 256),
+    )
+
+
+def cmyk_profile_where_cyan_prints_red() -> bytes:
+    """A CMYK profile (lut16 A2B0) in which the cyan channel alone gives red.
+
+    Other ink combinations: magenta alone blue, yellow alone green, black ink black, no ink
+    white. A naive conversion makes cyan pixels cyan; honouring the profile makes them red.
+    """
+    white, black = (100.0, 0.0, 0.0), (0.0, 0.0, 0.0)
+    red, green, blue = (53.2, 80.1, 67.2), (87.7, -86.2, 83.2), (32.3, 79.2, -107.9)
+    colours = {(0, 0, 0): white, (1, 0, 0): red, (0, 1, 0): blue, (0, 0, 1): green}
+    clut = b""
+    for c in (0, 1):
+        for m in (0, 1):
+            for y in (0, 1):
+                for k in (0, 1):
+                    lab = black if k or (c + m + y) > 1 else colours[(c, m, y)]
+                    clut += _lab16(*lab)
+    identity = b"".join(_s15(v) for v in (1, 0, 0, 0, 1, 0, 0, 0, 1))
+    ramp = struct.pack(">HH", 0, 0xFFFF)
+    lut = (
+        b"mft2\x00\x00\x00\x00"
+        + bytes([4, 3, 2, 0])
+        + identity
+        + struct.pack(">HH", 2, 2)
+        + ramp * 4
+        + clut
+        + ramp * 3
+    )
+    return _profile(
+        b"CMYK",
+        [(b"desc", _desc("cyan prints red")), (b"wtpt", _xyz(0.9642, 1.0, 0.8249)), (b"A2B0", lut)],
+    )
+
+
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    """One PNG chunk with its length and CRC."""
+    import zlib
+
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))

@@ -1,0 +1,150 @@
+"""HEIC, PDF and video inputs, and the promise that their libraries load only when needed."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from io import BytesIO
+
+import pytest
+from imaging_helpers import close, open_thumbnail, rgb_at
+from PIL import Image
+
+from thumbnailer import CorruptImage, TooLarge, UnsupportedFormat, render, samples
+from thumbnailer.render.spec import Limits, Size, ThumbnailSpec
+
+
+def test_importing_and_rendering_a_jpeg_loads_no_optional_decoder() -> None:
+    code = textwrap.dedent(
+        """
+        import sys
+        import thumbnailer
+        assert "PIL.Image" not in sys.modules, "importing thumbnailer must stay light"
+        from thumbnailer import samples, render
+        data = samples.photo_jpeg(64, 48)
+        render(data)
+        loaded = sorted(m for m in ("pillow_heif", "pypdfium2", "av") if m in sys.modules)
+        print(",".join(loaded) or "none")
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert result.stdout.strip() == "none"
+
+
+def test_heic_renders_with_its_colours() -> None:
+    import pillow_heif
+
+    upright = Image.new("RGB", (400, 300), (200, 30, 30))
+    heif_file = pillow_heif.from_pillow(upright)
+    buffer = BytesIO()
+    heif_file.save(buffer, quality=90)
+    image = open_thumbnail(render(buffer.getvalue())[0])
+    assert image.size == (128, 96)
+    assert close(rgb_at(image, (60, 50)), (200, 30, 30), 16)
+
+
+def test_heic_sample_renders() -> None:
+    thumbnail = render(samples.heic())[0]
+    assert (thumbnail.width, thumbnail.height) == (128, 96)
+
+
+def test_heic_uses_a_stored_preview_when_it_is_large_enough(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import pillow_heif
+
+    from thumbnailer.render import _heif
+
+    heif_file = pillow_heif.from_pillow(Image.new("RGB", (1200, 900), (30, 30, 200)))
+    buffer = BytesIO()
+    heif_file.save(buffer, quality=80, thumbnails=[320])
+    full_decodes: list[int] = []
+    real = _heif.HeifSource.decode
+
+    def spy(self: _heif.HeifSource, target: tuple[int, int] | None) -> Image.Image:
+        image = real(self, target)
+        full_decodes.append(image.width)
+        return image
+
+    monkeypatch.setattr(_heif.HeifSource, "decode", spy)
+    image = open_thumbnail(render(buffer.getvalue())[0])
+    assert image.size == (128, 96)
+    assert close(rgb_at(image, (60, 50)), (30, 30, 200), 16)
+    assert full_decodes == [320]  # the preview, not the 1200 px primary image
+
+
+def test_pdf_first_page_renders_at_thumbnail_scale(monkeypatch: pytest.MonkeyPatch) -> None:
+    from thumbnailer.render import _pdf
+
+    rendered: list[tuple[int, int]] = []
+    real = _pdf.PdfSource.decode
+
+    def spy(self: _pdf.PdfSource, target: tuple[int, int] | None) -> Image.Image:
+        image = real(self, target)
+        rendered.append(image.size)
+        return image
+
+    monkeypatch.setattr(_pdf.PdfSource, "decode", spy)
+    thumbnail = render(samples.one_page_pdf())[0]
+    image = open_thumbnail(thumbnail)
+    assert image.size == (91, 128)  # A6 portrait
+    assert close(rgb_at(image, (45, 3)), (217, 26, 26), 30)  # the red title bar at the top
+    assert close(rgb_at(image, (2, 120)), (255, 255, 255), 10)  # white paper
+    assert rendered and max(rendered[0]) <= 2 * 128 + 2  # not rendered at full size
+
+
+def test_an_encrypted_or_broken_pdf_is_corrupt() -> None:
+    with pytest.raises(CorruptImage, match="PDF"):
+        render(samples.one_page_pdf()[:120])
+
+
+def test_video_gives_a_frame_that_is_not_black() -> None:
+    image = open_thumbnail(render(samples.short_video())[0])
+    assert image.size == (128, 96)
+    assert max(image.convert("L").getextrema()) > 100  # type: ignore[arg-type]
+
+
+def test_video_frames_count_against_the_pixel_limit() -> None:
+    data = samples.short_video(320, 240)
+    with pytest.raises(TooLarge, match="video frame"):
+        render(data, ThumbnailSpec(limits=Limits(max_input_pixels=320 * 240 - 1)))
+
+
+def test_webm_video_renders() -> None:
+    import av
+
+    buffer = BytesIO()
+    with av.open(buffer, mode="w", format="webm") as container:
+        stream = container.add_stream("libvpx-vp9", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 96, 64, "yuv420p"
+        for _ in range(10):
+            frame = av.VideoFrame.from_image(Image.new("RGB", (96, 64), (30, 200, 30)))
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    thumbnails = render(buffer.getvalue(), ThumbnailSpec(sizes=(Size(48, 48),)))
+    image = open_thumbnail(thumbnails[0])
+    assert image.size == (48, 32)
+    assert close(rgb_at(image, (24, 16)), (30, 200, 30), 30)
+
+
+def test_an_audio_only_file_is_unsupported() -> None:
+    import av
+
+    buffer = BytesIO()
+    with av.open(buffer, mode="w", format="mp4") as container:
+        stream = container.add_stream("aac", rate=8000, layout="mono")
+        for index in range(4):
+            frame = av.AudioFrame(format="fltp", layout="mono", samples=1024)
+            frame.planes[0].update(bytes(4096))
+            frame.sample_rate, frame.pts = 8000, index * 1024
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    with pytest.raises(UnsupportedFormat, match="no video"):
+        render(buffer.getvalue())
