@@ -55,10 +55,18 @@ class Cell:
             "median_ms": self.median_ms,
             "ms": self.ms,
             "peak_above_interpreter_mib": self.peak_mib,
-            "baseline_mib": [b / MIB for b in self.baseline_kb],
+            "peak_kb": self.peak_kb,
+            "baseline_kb": self.baseline_kb,
             "output_size": self.out_size,
             "error": self.error,
         }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Cell:
+        size = d.get("output_size")
+        return cls(
+            d["ms"], d["peak_kb"], d["baseline_kb"], tuple(size) if size else None, d["error"]
+        )
 
 
 @dataclass(frozen=True)
@@ -271,10 +279,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--only", help="comma-separated input names (e.g. png12,webp12)")
     parser.add_argument("--contenders", help="comma-separated contender names")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    parser.add_argument(
+        "--load", type=Path, metavar="JSON", help="print the tables of a run saved with --json"
+    )
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
 
+    if args.load:
+        return show_saved(json.loads(args.load.read_text()), args.markdown)
     manifest = generate_inputs(args.quick)
     if args.only:
         wanted = set(args.only.split(","))
@@ -290,10 +303,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     machine = describe_machine()
     cells = run(manifest, contenders, args.repeat, progress=not args.quiet)
-    results, targets = tables(manifest, contenders, cells)
     if args.json:
         doc = {
             "machine": machine,
+            "contenders": [c.name for c in contenders],
             "repeat": args.repeat,
             "quick": args.quick,
             "inputs": manifest,
@@ -304,17 +317,52 @@ def main(argv: Sequence[str] | None = None) -> int:
         }
         print(json.dumps(doc, indent=2))
     else:
-        show = render_markdown if args.markdown else render_text
-        note = (
-            f"median of {args.repeat} runs, each in a fresh process; peak RSS above the "
-            "interpreter and imports; 128x128 box, JPEG q85 out, one libvips thread"
-        )
-        legend = ", ".join(f"{c.name} = {c.label}" for c in contenders)
-        note += f"\ncontenders: {legend}"
-        if args.quick:
-            note += "\nQUICK RUN on tiny inputs: the verdicts mean nothing"
-        print(f"{note}\nmachine: {machine_line(machine)}\n\n{show(results)}\n\n{show(targets)}")
+        print(report(manifest, contenders, cells, machine, args.repeat, args.quick, args.markdown))
     return 1 if any(cell.error for cell in cells.values()) else 0
+
+
+def report(
+    manifest: list[dict[str, Any]],
+    contenders: Sequence[Contender],
+    cells: dict[tuple[str, str], Cell],
+    machine: dict[str, Any],
+    repeat: int,
+    quick: bool,
+    markdown: bool,
+) -> str:
+    """The header lines, the results table and the targets table."""
+    show = render_markdown if markdown else render_text
+    results, targets = tables(manifest, contenders, cells)
+    legend = ", ".join(f"{c.name} = {c.label}" for c in contenders)
+    lines = [
+        f"median of {repeat} runs, each in a fresh process; peak RSS above the interpreter "
+        "and imports; 128x128 box, JPEG q85 out, one libvips thread",
+        f"contenders: {legend}",
+        *(["QUICK RUN on tiny inputs: the verdicts mean nothing"] if quick else []),
+        f"machine: {machine_line(machine)}",
+    ]
+    sep = "  \n" if markdown else "\n"
+    return f"{sep.join(lines)}\n\n{show(results)}\n\n{show(targets)}"
+
+
+def show_saved(doc: dict[str, Any], markdown: bool) -> int:
+    """Print the tables of a run saved with ``--json``."""
+    cells = {
+        tuple(key.split("/", 1)): Cell.from_dict(value) for key, value in doc["results"].items()
+    }
+    contenders = [CONTENDERS[name] for name in doc["contenders"]]
+    print(
+        report(
+            doc["inputs"],
+            contenders,
+            cells,  # type: ignore[arg-type]
+            doc["machine"],
+            doc["repeat"],
+            doc["quick"],
+            markdown,
+        )
+    )
+    return 0
 
 
 if __name__ == "__main__":
