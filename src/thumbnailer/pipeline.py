@@ -1,0 +1,455 @@
+"""One source object through get → render → put, idempotent and loop-proof.
+
+The pipeline is shared by every adapter (the Lambda handler, the back-fill tool, the local
+stack): it never raises for a failing object, it returns an :class:`Outcome` that says what
+happened, with timings, and leaves retrying to the caller (``outcome.retryable``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+from urllib.parse import quote
+
+from thumbnailer.errors import ObjectNotFound, ThumbnailerError, TooLarge
+from thumbnailer.events.types import Action, ObjectRef
+from thumbnailer.render.spec import EXTENSIONS, OutputFormat, Size, Thumbnail, ThumbnailSpec
+from thumbnailer.settings import Settings
+from thumbnailer.storage.base import ObjectInfo, Store
+
+__all__ = [
+    "META_MARKER",
+    "InternalError",
+    "Outcome",
+    "Pipeline",
+    "Renderer",
+    "Reporter",
+    "Status",
+    "Timings",
+    "WrittenThumbnail",
+    "thumbnail_metadata",
+]
+
+Renderer = Callable[[bytes, ThumbnailSpec], list[Thumbnail]]
+
+# User metadata written on every thumbnail (S3 lower-cases names; values must be ASCII, so the
+# source key is percent-encoded).
+META_MARKER = "thumbnailer"  # value: metadata version; its presence means "we wrote this"
+META_SOURCE_BUCKET = "source-bucket"
+META_SOURCE_KEY = "source-key"
+META_SOURCE_ETAG = "source-etag"
+META_SOURCE_VERSION = "source-version"
+META_SPEC = "spec"
+
+# Formats that may carry transparency: with format `auto` their thumbnails are most likely PNG,
+# so the idempotency check asks for the PNG key first and usually needs one HEAD per size.
+_ALPHA_SUFFIXES = (".png", ".webp", ".gif", ".tif", ".tiff", ".heic", ".heif", ".avif", ".ico")
+
+
+class Status(StrEnum):
+    """What the pipeline did with one object."""
+
+    CREATED = "created"
+    SKIPPED = "skipped"
+    DELETED = "deleted"
+    FAILED = "failed"
+
+
+class InternalError(ThumbnailerError):
+    """An unexpected exception (a bug or an unmapped library error); retried, then dead-lettered."""
+
+    kind = "internal"
+    permanent = False
+
+
+@dataclass
+class Timings:
+    """Milliseconds spent per stage of one object."""
+
+    get_ms: float = 0.0
+    render_ms: float = 0.0
+    put_ms: float = 0.0
+    total_ms: float = 0.0
+
+    def as_dict(self) -> dict[str, float]:
+        """The timings rounded to 0.1 ms, for logs and events."""
+        return {
+            "get_ms": round(self.get_ms, 1),
+            "render_ms": round(self.render_ms, 1),
+            "put_ms": round(self.put_ms, 1),
+            "total_ms": round(self.total_ms, 1),
+        }
+
+
+@dataclass(frozen=True)
+class WrittenThumbnail:
+    """One thumbnail stored in the destination bucket."""
+
+    bucket: str
+    key: str
+    width: int
+    height: int
+    size: int
+    content_type: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready description."""
+        return {
+            "bucket": self.bucket,
+            "key": self.key,
+            "width": self.width,
+            "height": self.height,
+            "bytes": self.size,
+            "content_type": self.content_type,
+        }
+
+
+@dataclass
+class Outcome:
+    """The result of processing one object reference."""
+
+    ref: ObjectRef
+    status: Status
+    reason: str = ""  # why it was skipped
+    error: ThumbnailerError | None = None
+    thumbnails: tuple[WrittenThumbnail, ...] = ()
+    deleted: tuple[str, ...] = ()
+    source_bytes: int | None = None
+    source_etag: str | None = None
+    timings: Timings = field(default_factory=Timings)
+
+    @property
+    def retryable(self) -> bool:
+        """True for a transient failure: the caller should make the event come back."""
+        return self.status is Status.FAILED and self.error is not None and not self.error.permanent
+
+    @property
+    def permanent_failure(self) -> bool:
+        """True for a failure that retrying cannot fix (reported once, then acknowledged)."""
+        return self.status is Status.FAILED and not self.retryable
+
+    def as_log(self) -> dict[str, Any]:
+        """One structured log record for this object."""
+        record: dict[str, Any] = {
+            "bucket": self.ref.bucket,
+            "key": self.ref.key,
+            "action": self.ref.action.value,
+            "outcome": self.status.value,
+            "source_bytes": self.source_bytes,
+            "thumbnails": [t.as_dict() for t in self.thumbnails],
+            "thumbnail_bytes": sum(t.size for t in self.thumbnails),
+            **self.timings.as_dict(),
+        }
+        if self.reason:
+            record["reason"] = self.reason
+        if self.error is not None:
+            record["kind"] = self.error.kind
+            record["message"] = self.error.message
+            record["retryable"] = self.retryable
+        if self.deleted:
+            record["deleted"] = list(self.deleted)
+        return record
+
+
+class Reporter(Protocol):
+    """Tells the world about outcomes (see :mod:`thumbnailer.reporting`); must never raise."""
+
+    def created(self, outcome: Outcome, request_id: str = "") -> None:
+        """Called after thumbnails were written."""
+        ...
+
+    def failed(self, outcome: Outcome, request_id: str = "") -> None:
+        """Called once per permanent failure."""
+        ...
+
+
+def thumbnail_metadata(
+    ref: ObjectRef, etag: str, version_id: str | None, spec: ThumbnailSpec
+) -> dict[str, str]:
+    """User metadata linking a thumbnail to its source and to the spec that made it."""
+    metadata = {
+        META_MARKER: "1",
+        META_SOURCE_BUCKET: ref.bucket,
+        META_SOURCE_KEY: quote(ref.key, safe="/"),
+        META_SOURCE_ETAG: etag,
+        META_SPEC: spec.fingerprint(),
+    }
+    if version_id:
+        metadata[META_SOURCE_VERSION] = version_id
+    return metadata
+
+
+def _default_renderer() -> Renderer:
+    # Imported on first use: the handler module must stay cheap to import.
+    from thumbnailer.render import render
+
+    return render
+
+
+class Pipeline:
+    """Moves source objects to thumbnails according to :class:`~thumbnailer.settings.Settings`.
+
+    ``store`` reads sources and writes thumbnails (both buckets live behind one store);
+    ``renderer`` defaults to :func:`thumbnailer.render.render` and can be replaced (tests count
+    renders through it); ``reporter`` is told about created thumbnails and permanent failures.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        *,
+        renderer: Renderer | None = None,
+        reporter: Reporter | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.reporter = reporter
+        self._renderer = renderer
+        self._clock = clock
+        self._fingerprint = settings.spec.fingerprint()
+
+    @property
+    def renderer(self) -> Renderer:
+        """The render function in use."""
+        if self._renderer is None:
+            self._renderer = _default_renderer()
+        return self._renderer
+
+    # -- keys ---------------------------------------------------------------------------------
+
+    def destination_key(self, key: str, size: Size, ext: str) -> str:
+        """The thumbnail key of source ``key`` for one box and file extension."""
+        slash = key.rfind("/") + 1
+        directory, filename = key[:slash], key[slash:]
+        dot = filename.rfind(".")
+        name = filename[:dot] if dot > 0 else filename
+        return self.settings.key_template.format(
+            prefix=self.settings.prefix,
+            key=key,
+            stem=directory + name,
+            dir=directory,
+            name=name,
+            width=size.width,
+            height=size.height,
+            ext=ext,
+        )
+
+    def extensions(self, key: str) -> tuple[str, ...]:
+        """Possible thumbnail extensions for ``key``, the likeliest first.
+
+        With format ``auto`` the renderer picks JPEG, or PNG for images with transparency, which
+        is known only after decoding; both keys are possible.
+        """
+        fmt = self.settings.spec.format
+        if fmt is not OutputFormat.AUTO:
+            return (EXTENSIONS[fmt],)
+        jpg, png = EXTENSIONS[OutputFormat.JPEG], EXTENSIONS[OutputFormat.PNG]
+        return (png, jpg) if key.lower().endswith(_ALPHA_SUFFIXES) else (jpg, png)
+
+    def destination_keys(self, key: str) -> list[str]:
+        """Every key a thumbnail of source ``key`` may have (each size, each possible format)."""
+        return [
+            self.destination_key(key, size, ext)
+            for size in self.settings.spec.sizes
+            for ext in self.extensions(key)
+        ]
+
+    def failure_marker_key(self, key: str) -> str | None:
+        """Key of the failure marker of source ``key`` (``None`` when markers are off)."""
+        prefix = self.settings.failure_prefix
+        return f"{prefix}{key}.json" if prefix else None
+
+    # -- decisions ----------------------------------------------------------------------------
+
+    def skip_reason(self, ref: ObjectRef) -> str | None:
+        """Why this object must not be processed (recursion guard and filters), or ``None``."""
+        s = self.settings
+        key = ref.key
+        if s.source_bucket and ref.bucket != s.source_bucket:
+            return f"bucket {ref.bucket!r} is not the source bucket"
+        if key.startswith(s.prefix):
+            return "under the thumbnail prefix"
+        if s.failure_prefix and key.startswith(s.failure_prefix):
+            return "under the failure prefix"
+        if key.endswith("/"):
+            return "folder placeholder"
+        if s.include_prefixes and not key.startswith(s.include_prefixes):
+            return "not under an include prefix"
+        if s.exclude_prefixes and key.startswith(s.exclude_prefixes):
+            return "under an exclude prefix"
+        lowered = key.lower()
+        if s.include_suffixes and not lowered.endswith(
+            tuple(x.lower() for x in s.include_suffixes)
+        ):
+            return "suffix not included"
+        if s.exclude_suffixes and lowered.endswith(tuple(x.lower() for x in s.exclude_suffixes)):
+            return "suffix excluded"
+        return None
+
+    def _belongs(self, info: ObjectInfo, ref: ObjectRef) -> bool:
+        meta = info.metadata
+        return (
+            META_MARKER in meta
+            and meta.get(META_SOURCE_BUCKET) == ref.bucket
+            and meta.get(META_SOURCE_KEY) == quote(ref.key, safe="/")
+        )
+
+    def _head_or_none(self, bucket: str, key: str) -> ObjectInfo | None:
+        try:
+            return self.store.head(bucket, key)
+        except ObjectNotFound:
+            return None
+
+    def _current_for(self, ref: ObjectRef, etag: str) -> bool:
+        """True if every size has a thumbnail made from ``etag`` with today's spec."""
+        dest = self.settings.destination_bucket
+        candidates = self.extensions(ref.key)
+        for size in self.settings.spec.sizes:
+            for ext in candidates:
+                info = self._head_or_none(dest, self.destination_key(ref.key, size, ext))
+                if info is not None:
+                    # All sizes of one source share a format: stop probing the others.
+                    candidates = (ext,)
+                    break
+            else:
+                return False
+            meta = info.metadata
+            if not (
+                self._belongs(info, ref)
+                and meta.get(META_SOURCE_ETAG) == etag
+                and meta.get(META_SPEC) == self._fingerprint
+            ):
+                return False
+        return True
+
+    def is_current(self, ref: ObjectRef) -> bool:
+        """True if the thumbnails of ``ref`` exist for its ETag and the current spec.
+
+        Uses the reference's ETag, or a HEAD of the source when it has none. Raises
+        :class:`~thumbnailer.errors.ThumbnailerError` kinds (e.g. ``not_found``).
+        """
+        etag = ref.etag or self.store.head(ref.bucket, ref.key).etag
+        return self._current_for(ref, etag)
+
+    # -- processing ---------------------------------------------------------------------------
+
+    def process(self, ref: ObjectRef, *, request_id: str = "") -> Outcome:
+        """Process one reference; never raises for a failing object (see ``Outcome.error``)."""
+        started = self._clock()
+        timings = Timings()
+        try:
+            if ref.action is Action.DELETED:
+                outcome = self._delete(ref, timings)
+            else:
+                outcome = self._create(ref, timings)
+        except ThumbnailerError as exc:
+            outcome = Outcome(ref, Status.FAILED, error=exc, timings=timings)
+        except Exception as exc:
+            error = InternalError(f"{type(exc).__name__}: {exc}")
+            error.__cause__ = exc
+            outcome = Outcome(ref, Status.FAILED, error=error, timings=timings)
+        timings.total_ms = (self._clock() - started) * 1000
+        if self.reporter is not None:
+            if outcome.permanent_failure:
+                self.reporter.failed(outcome, request_id)
+            elif outcome.status is Status.CREATED:
+                self.reporter.created(outcome, request_id)
+        return outcome
+
+    def _create(self, ref: ObjectRef, timings: Timings) -> Outcome:
+        reason = self.skip_reason(ref)
+        if reason:
+            return Outcome(ref, Status.SKIPPED, reason=reason, timings=timings)
+        limit = self.settings.spec.limits.max_input_bytes
+        size, etag = ref.size, ref.etag
+        if size is None or etag is None:
+            head = self.store.head(ref.bucket, ref.key)
+            if META_MARKER in head.metadata:
+                return Outcome(ref, Status.SKIPPED, reason="written by thumbnailer")
+            size, etag = head.size, head.etag
+        if size > limit:
+            raise TooLarge(f"{ref}: {size} bytes is over the {limit}-byte limit")
+        if self._current_for(ref, etag):
+            return Outcome(
+                ref, Status.SKIPPED, reason="thumbnails are current", source_etag=etag,
+                timings=timings,
+            )  # fmt: skip
+
+        start = self._clock()
+        source = self.store.get(ref.bucket, ref.key)
+        timings.get_ms = (self._clock() - start) * 1000
+        info, data = source.info, source.data
+        if META_MARKER in info.metadata:
+            return Outcome(ref, Status.SKIPPED, reason="written by thumbnailer", timings=timings)
+        if len(data) > limit:
+            raise TooLarge(f"{ref}: {len(data)} bytes is over the {limit}-byte limit")
+        # The object may have been replaced since the event: what counts is what we read.
+        if info.etag and info.etag != etag and self._current_for(ref, info.etag):
+            return Outcome(
+                ref, Status.SKIPPED, reason="thumbnails are current", source_bytes=len(data),
+                source_etag=info.etag, timings=timings,
+            )  # fmt: skip
+
+        start = self._clock()
+        thumbnails = self.renderer(data, self.settings.spec)
+        timings.render_ms = (self._clock() - start) * 1000
+
+        metadata = thumbnail_metadata(ref, info.etag or etag, info.version_id, self.settings.spec)
+        dest = self.settings.destination_bucket
+        written = []
+        start = self._clock()
+        for thumb in thumbnails:
+            key = self.destination_key(ref.key, thumb.box, thumb.extension)
+            self.store.put(
+                dest,
+                key,
+                thumb.data,
+                content_type=thumb.content_type,
+                cache_control=self.settings.cache_control,
+                metadata=metadata,
+            )
+            written.append(
+                WrittenThumbnail(
+                    dest, key, thumb.width, thumb.height, len(thumb.data), thumb.content_type
+                )
+            )
+        timings.put_ms = (self._clock() - start) * 1000
+        return Outcome(
+            ref,
+            Status.CREATED,
+            thumbnails=tuple(written),
+            source_bytes=len(data),
+            source_etag=info.etag or etag,
+            timings=timings,
+        )
+
+    def _delete(self, ref: ObjectRef, timings: Timings) -> Outcome:
+        reason = self.skip_reason(ref)
+        if reason:
+            return Outcome(ref, Status.SKIPPED, reason=reason, timings=timings)
+        if not self.settings.delete_sync:
+            return Outcome(ref, Status.SKIPPED, reason="deletion sync is off", timings=timings)
+        # Events can arrive late: if the key was uploaded again, its thumbnails are its own.
+        if self._head_or_none(ref.bucket, ref.key) is not None:
+            return Outcome(ref, Status.SKIPPED, reason="source exists again", timings=timings)
+        dest = self.settings.destination_bucket
+        deleted = []
+        start = self._clock()
+        for key in self.destination_keys(ref.key):
+            info = self._head_or_none(dest, key)
+            # Another source may map to the same key (a.jpg and a.png): delete only our own.
+            if info is not None and self._belongs(info, ref):
+                self.store.delete(dest, key)
+                deleted.append(key)
+        marker = self.failure_marker_key(ref.key)
+        if marker:
+            self.store.delete(dest, marker)
+        timings.put_ms = (self._clock() - start) * 1000
+        if not deleted:
+            return Outcome(ref, Status.SKIPPED, reason="no thumbnails to delete", timings=timings)
+        return Outcome(ref, Status.DELETED, deleted=tuple(deleted), timings=timings)
