@@ -196,16 +196,16 @@ def broken_jpeg() -> bytes:
 
 
 def sample_inputs() -> list[tuple[str, bytes]]:
-    """One small input per interesting case, as ``(file name, bytes)``."""
+    """One small input per interesting case, as ``(file name, bytes)``; stems are unique."""
     return [
         ("photo.jpg", photo_jpeg()),
         ("transparent.png", transparent_png()),
-        ("photo.webp", webp()),
+        ("landscape.webp", webp()),
         ("animated.gif", animated_gif()),
         ("phone-rotated.jpg", rotated_phone_jpeg()),
         ("cmyk.jpg", cmyk_jpeg()),
         ("gradient-16bit.png", gradient_16bit_png()),
-        ("photo.heic", heic()),
+        ("camera.heic", heic()),
         ("document.pdf", one_page_pdf()),
         ("clip.mp4", short_video()),
         ("broken.jpg", broken_jpeg()),
