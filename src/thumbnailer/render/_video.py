@@ -16,11 +16,8 @@ __all__ = ["VideoSource"]
 _POSITIONS = (0.10, 0.25, 0.50)
 _BLACK = 24  # mean luma below this counts as a black (fade-in, title) frame
 _MAX_PACKETS = 500  # give up on streams that never yield a frame
-_ROTATIONS = {
-    90: Image.Transpose.ROTATE_90,
-    180: Image.Transpose.ROTATE_180,
-    270: Image.Transpose.ROTATE_270,
-}
+# Display-matrix rotation (degrees counterclockwise) as the EXIF orientation that shows it.
+_ORIENTATIONS = {90: 8, 180: 3, 270: 6}
 
 
 class VideoSource:
@@ -37,6 +34,7 @@ class VideoSource:
             if width < 1 or height < 1:
                 raise CorruptImage("the video stream has no frame size")
             self._size = (width, height)
+            self._orientation = 1
             self.budget = budget
             budget.spend(width, height, "a video frame")
         except BaseException:
@@ -48,7 +46,7 @@ class VideoSource:
         return self._size
 
     def orientation(self) -> int:
-        return 1  # rotation metadata is applied while decoding
+        return self._orientation  # known once a frame is decoded (it carries the matrix)
 
     def _duration(self) -> float:
         if self.stream.duration is not None and self.stream.time_base is not None:
@@ -90,8 +88,8 @@ class VideoSource:
         if best is None:
             raise CorruptImage("no frame of the video could be decoded")
         _, image, rotation = best
-        method = _ROTATIONS.get(rotation)
-        return image if method is None else image.transpose(method)
+        self._orientation = _ORIENTATIONS.get(rotation, 1)
+        return image
 
     def close(self) -> None:
         self.container.close()

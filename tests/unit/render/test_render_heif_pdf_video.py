@@ -9,7 +9,7 @@ from io import BytesIO
 
 import pytest
 from imaging_helpers import close, open_thumbnail, rgb_at
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from thumbnailer import CorruptImage, TooLarge, UnsupportedFormat, render, samples
 from thumbnailer.render.spec import Limits, Size, ThumbnailSpec
@@ -111,6 +111,32 @@ def test_video_frames_count_against_the_pixel_limit() -> None:
     data = samples.short_video(320, 240)
     with pytest.raises(TooLarge, match="video frame"):
         render(data, ThumbnailSpec(limits=Limits(max_input_pixels=320 * 240 - 1)))
+
+
+@pytest.mark.parametrize(("rotation", "size"), [(0, (128, 77)), (-90, (77, 128)), (90, (77, 128))])
+def test_phone_video_rotation_is_applied(rotation: int, size: tuple[int, int]) -> None:
+    import av
+
+    stored = Image.new("RGB", (160, 96), (128, 128, 128))
+    ImageDraw.Draw(stored).rectangle((0, 0, 39, 95), fill=(220, 20, 20))  # red band at the left
+    buffer = BytesIO()
+    with av.open(buffer, mode="w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 160, 96, "yuv420p"
+        stream.options = {"g": "5", "preset": "ultrafast"}
+        if rotation:
+            stream.set_display_rotation(rotation)  # counterclockwise degrees, as phones store it
+        for _ in range(10):
+            for packet in stream.encode(av.VideoFrame.from_image(stored)):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    image = open_thumbnail(render(buffer.getvalue())[0])
+    assert image.size == size
+    width, height = size
+    # Turned 90 degrees clockwise (-90) the band is on top; counterclockwise, at the bottom.
+    red_at = {0: (5, height // 2), -90: (width // 2, 5), 90: (width // 2, height - 5)}[rotation]
+    assert close(rgb_at(image, red_at), (220, 20, 20), 40)
 
 
 def test_webm_video_renders() -> None:
