@@ -1,0 +1,128 @@
+"""S3Store against moto, and botocore failures mapped to our error kinds."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
+from botocore.stub import Stubber
+from moto import mock_aws
+
+from thumbnailer.errors import AccessDenied, ObjectNotFound, ThumbnailerError, TransientError
+from thumbnailer.storage import S3Store, client_config
+
+REGION = "us-east-1"
+
+
+@pytest.fixture
+def s3() -> Iterator[Any]:
+    with mock_aws():
+        client = boto3.client("s3", region_name=REGION)
+        client.create_bucket(Bucket="bucket")
+        yield client
+
+
+def test_round_trip_with_metadata(s3: Any) -> None:
+    store = S3Store(s3)
+    etag = store.put(
+        "bucket",
+        "thumbs/été 1+1.jpg",
+        b"jpeg-bytes",
+        content_type="image/jpeg",
+        cache_control="public, max-age=60",
+        metadata={"source-key": "x%20y"},
+    )
+    head = s3.head_object(Bucket="bucket", Key="thumbs/été 1+1.jpg")
+    assert head["ContentType"] == "image/jpeg"
+    assert head["CacheControl"] == "public, max-age=60"
+    got = store.get("bucket", "thumbs/été 1+1.jpg")
+    assert got.data == b"jpeg-bytes"
+    assert got.info.etag == etag and '"' not in etag
+    assert got.info.metadata == {"source-key": "x%20y"}
+    assert store.head("bucket", "thumbs/été 1+1.jpg").size == len(b"jpeg-bytes")
+
+
+def test_missing_object_and_bucket(s3: Any) -> None:
+    store = S3Store(s3)
+    with pytest.raises(ObjectNotFound) as info:
+        store.get("bucket", "nope.jpg")
+    assert isinstance(info.value.__cause__, Exception)  # the botocore error is chained
+    with pytest.raises(ObjectNotFound):
+        store.head("bucket", "nope.jpg")
+    with pytest.raises(ObjectNotFound):
+        store.get("no-such-bucket", "k.jpg")
+
+
+def test_delete_absent_is_fine_and_list_pages(s3: Any) -> None:
+    store = S3Store(s3)
+    store.delete("bucket", "absent.jpg")
+    for i in range(5):
+        store.put("bucket", f"p/{i}.jpg", b"x", content_type="image/jpeg")
+    store.put("bucket", "q/0.jpg", b"x", content_type="image/jpeg")
+    assert [o.key for o in store.list("bucket", "p/")] == [f"p/{i}.jpg" for i in range(5)]
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "expected"),
+    [
+        ("NoSuchKey", 404, ObjectNotFound),
+        ("404", 404, ObjectNotFound),
+        ("AccessDenied", 403, AccessDenied),
+        ("403", 403, AccessDenied),
+        ("SlowDown", 503, TransientError),
+        ("Throttling", 400, TransientError),
+        ("InternalError", 500, TransientError),
+        ("ServiceUnavailable", 503, TransientError),
+        ("InvalidRequest", 400, ThumbnailerError),
+    ],
+)
+def test_client_errors_are_mapped(code: str, status: int, expected: type[Exception]) -> None:
+    client = boto3.client(
+        "s3",
+        region_name=REGION,
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+        config=client_config("standard", 1),
+    )
+    with Stubber(client) as stubber:
+        stubber.add_client_error(
+            "get_object", service_error_code=code, http_status_code=status, service_message=code
+        )
+        with pytest.raises(expected) as info:
+            S3Store(client).get("bucket", "k.jpg")
+    assert type(info.value) is expected
+    assert info.value.__cause__ is not None
+    assert "s3://bucket/k.jpg" in info.value.message
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        EndpointConnectionError(endpoint_url="https://s3.example"),
+        ReadTimeoutError(endpoint_url="https://s3.example"),
+    ],
+)
+def test_connection_problems_are_transient(s3: Any, exc: Exception) -> None:
+    def fail(**_: Any) -> None:
+        raise exc
+
+    s3.meta.events.register("before-send.s3.GetObject", fail)
+    with pytest.raises(TransientError) as info:
+        S3Store(s3).get("bucket", "k.jpg")
+    assert info.value.__cause__ is exc
+    assert not info.value.permanent
+
+
+def test_retry_settings_reach_the_client() -> None:
+    config = client_config("adaptive", 7)
+    assert config.retries == {"mode": "adaptive", "total_max_attempts": 7}
+
+
+def test_default_client_is_built_lazily_once() -> None:
+    with mock_aws():
+        store = S3Store(config=client_config())
+        assert store._client is None
+        assert store.client is store.client
