@@ -254,11 +254,15 @@ class Settings:
             )
         if not fields & {"stem", "key", "name"}:
             raise ConfigError("THUMBNAILER_KEY_TEMPLATE must contain {stem}, {key} or {name}")
-        # Sizes must be told apart, or every size would overwrite the same key.
-        if len(self.spec.sizes) > 1 and not {"width", "height"} <= fields:
+        # Sizes must be told apart, or several sizes would overwrite one key.
+        boxes = {
+            (b.width if "width" in fields else 0, b.height if "height" in fields else 0)
+            for b in self.spec.sizes
+        }
+        if len(boxes) != len(self.spec.sizes):
             raise ConfigError(
-                "THUMBNAILER_KEY_TEMPLATE must contain {width} and {height} when "
-                "THUMBNAILER_SIZES lists several sizes"
+                "THUMBNAILER_KEY_TEMPLATE must tell the sizes apart: add {width} and/or "
+                "{height} so every size of THUMBNAILER_SIZES gets its own key"
             )
 
     @classmethod
