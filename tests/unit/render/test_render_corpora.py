@@ -10,6 +10,7 @@ from imaging_helpers import open_thumbnail
 from PIL import Image, ImageChops, ImageStat
 
 from thumbnailer import ThumbnailerError, render
+from thumbnailer.render import _decode
 from thumbnailer.render.spec import OutputFormat, ThumbnailSpec
 
 # Collection needs the file names before fixtures exist; same location rule as ``corpora``.
@@ -23,8 +24,12 @@ _ORIENTATION = sorted(p.name for p in (_ROOT / "exif-orientation").glob("*.jpg")
 _MAY_DECODE = {"xcsn0g01.png"}
 
 
+@pytest.mark.parametrize("use_vips", [True, False], ids=["vips", "pillow"])
 @pytest.mark.parametrize("name", _PNGSUITE or ["(corpus absent)"])
-def test_pngsuite(corpora: Path, name: str) -> None:
+def test_pngsuite(
+    corpora: Path, name: str, use_vips: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_decode, "USE_VIPS", use_vips)
     path = corpora / "pngsuite" / name
     if not path.is_file():
         pytest.skip(f"{path} not found")

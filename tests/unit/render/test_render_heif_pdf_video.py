@@ -24,7 +24,7 @@ def test_importing_and_rendering_a_jpeg_loads_no_optional_decoder() -> None:
         from thumbnailer import samples, render
         data = samples.photo_jpeg(64, 48)
         render(data)
-        loaded = sorted(m for m in ("pillow_heif", "pypdfium2", "av") if m in sys.modules)
+        loaded = sorted(m for m in ("pillow_heif", "pypdfium2", "av", "pyvips") if m in sys.modules)
         print(",".join(loaded) or "none")
         """
     )

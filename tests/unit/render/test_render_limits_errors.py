@@ -20,6 +20,7 @@ from thumbnailer import (
     render,
     samples,
 )
+from thumbnailer.render import _decode
 from thumbnailer.render.spec import Limits, ThumbnailSpec
 
 
@@ -149,9 +150,27 @@ def test_the_time_budget_is_enforced() -> None:
     assert info.value.kind == "timeout"
 
 
-def test_pillows_own_bomb_warning_does_not_escape() -> None:
-    # 100 MP is above Pillow's warning threshold; our limit, raised here, decides alone.
-    data = _huge_png(10_000, 10_000, rows=1)
-    spec = ThumbnailSpec(limits=Limits(max_input_pixels=200_000_000))
+def _blank_png(width: int, height: int) -> bytes:
+    """A complete, valid all-black grey PNG, compressed row by row (never all in memory)."""
+    compressor = zlib.compressobj(9)
+    row = b"\x00" * (width + 1)
+    idat = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", header)
+        + png_chunk(b"IDAT", idat)
+        + png_chunk(b"IEND", b"")
+    )
+
+
+@pytest.mark.parametrize("use_vips", [True, False], ids=["vips", "pillow"])
+def test_pillows_own_bomb_warning_does_not_escape(
+    use_vips: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 90 MP is above Pillow's warning threshold; our limit, raised here, decides alone.
+    monkeypatch.setattr(_decode, "USE_VIPS", use_vips)
+    data = _blank_png(9500, 9500)
+    spec = ThumbnailSpec(limits=Limits(max_input_pixels=100_000_000))
     # Under pytest the warning would be an error, so rendering at all proves it was handled.
     assert [(t.width, t.height) for t in render(data, spec)] == [(128, 128)]

@@ -1,0 +1,77 @@
+"""PNG and WebP pixels through libvips, when pyvips is installed.
+
+Pillow decodes every pixel of these formats at full size. libvips shrinks PNG while it streams
+the rows in (a few rows in memory, not the whole image) and decodes WebP at a reduced scale
+inside libwebp. The header (size, orientation, ICC profile) still comes from Pillow, so limits
+and orientation behave exactly as on the Pillow path; only the pixels come from here, already
+shrunk to no less than the size the engine asked for.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pyvips
+from PIL import Image
+
+from thumbnailer.render._decode import PillowSource, PixelBudget
+from thumbnailer.render._sniff import Kind
+
+__all__ = ["VipsSource"]
+
+# No operation cache: every input is seen once, and the cache would hold its pixels.
+pyvips.cache_set_max(0)
+
+_MODES = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
+
+
+class VipsSource(PillowSource):
+    """A :class:`PillowSource` whose shrink-on-load decode is done by libvips."""
+
+    def __init__(self, data: bytes, kind: Kind, budget: PixelBudget) -> None:
+        super().__init__(data, kind, budget)
+        self.data = data
+
+    def decode(self, target: tuple[int, int] | None) -> Image.Image:
+        width, height = self.size
+        animated = getattr(self.image, "n_frames", 1) != 1
+        if target is None or (animated and self.kind is Kind.PNG):
+            # Full size wanted, or an APNG (libvips shows the default image, Pillow frame 1).
+            return super().decode(target)
+        if self.kind is Kind.WEBP:
+            scale = min(1.0, max(target[0] / width, target[1] / height))
+            image = pyvips.Image.webpload_source(self._source(), scale=scale, fail_on="error")
+            image = self._to_8bit(image)
+        else:
+            image = pyvips.Image.pngload_source(
+                self._source(), access="sequential", fail_on="error"
+            )
+            image = self._to_8bit(image)
+            factor = max(1, math.floor(min(width / target[0], height / target[1])))
+            if factor > 1:
+                # A box average, like Pillow's reduce(); premultiplied so edges keep colour.
+                if image.hasalpha():
+                    image = image.premultiply().shrink(factor, factor).unpremultiply()
+                else:
+                    image = image.shrink(factor, factor)
+                image = image.cast("uchar")
+        mode = _MODES.get(image.bands)
+        if mode is None:
+            raise ValueError(f"unexpected number of bands: {image.bands}")
+        pixels = image.write_to_memory()
+        result = Image.frombytes(mode, (image.width, image.height), pixels)
+        icc = self.image.info.get("icc_profile")
+        result.info = {"icc_profile": icc} if icc else {}
+        return result
+
+    def _source(self) -> pyvips.Source:
+        # A source reads our bytes in place; passing bytes to a *_buffer loader copies them.
+        return pyvips.Source.new_from_memory(self.data)
+
+    @staticmethod
+    def _to_8bit(image: pyvips.Image) -> pyvips.Image:
+        if image.format == "ushort":  # 16-bit PNG: keep the top byte (scaled, not clipped)
+            return (image >> 8).cast("uchar")
+        if image.format != "uchar":
+            return image.cast("uchar")
+        return image

@@ -1,0 +1,96 @@
+"""PNG and WebP have two decode paths (libvips when installed, else Pillow): same results."""
+
+from __future__ import annotations
+
+import pytest
+from imaging_helpers import encode, open_thumbnail, rgb_profile_swapping_red_and_green
+from PIL import Image, ImageChops, ImageDraw, ImageStat
+
+from thumbnailer import render, samples
+from thumbnailer.render import _decode
+from thumbnailer.render.spec import Fit, OutputFormat, Size, ThumbnailSpec
+
+
+def _soft_disc(mode: str = "RGBA") -> Image.Image:
+    image = Image.new(mode, (900, 600), (0, 0, 0, 0) if mode == "RGBA" else (0, 0))
+    fill = (230, 40, 40, 255) if mode == "RGBA" else (200, 255)
+    ImageDraw.Draw(image).ellipse((150, 100, 750, 500), fill=fill)
+    return image
+
+
+def _oriented_png() -> bytes:
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    return encode(samples.photo(900, 600).transpose(Image.Transpose.ROTATE_90), "PNG", exif=exif)
+
+
+def _palette_with_transparency() -> bytes:
+    image = Image.new("P", (800, 500), 0)
+    image.putpalette([0, 0, 0, 40, 200, 40] + [0] * 762)
+    ImageDraw.Draw(image).rectangle((200, 100, 599, 399), fill=1)
+    return encode(image, "PNG", transparency=0)
+
+
+CASES = {
+    "rgb-png": lambda: encode(samples.photo(1200, 800), "PNG"),
+    "rgba-png": lambda: encode(_soft_disc(), "PNG"),
+    "la-png": lambda: encode(_soft_disc("LA"), "PNG"),
+    "palette-trns": _palette_with_transparency,
+    "16bit-grey": lambda: samples.gradient_16bit_png(1024, 256),
+    "orientation-6": _oriented_png,
+    "icc-png": lambda: encode(
+        Image.new("RGB", (600, 400), (200, 30, 30)),
+        "PNG",
+        icc_profile=rgb_profile_swapping_red_and_green(),
+    ),
+    "webp": lambda: samples.webp(1200, 800),
+    "rgba-webp": lambda: encode(_soft_disc(), "WEBP", quality=90),
+    "animated-webp": lambda: encode(
+        Image.new("RGB", (600, 400), (20, 20, 220)),
+        "WEBP",
+        save_all=True,
+        append_images=[Image.new("RGB", (600, 400), (220, 20, 20))],
+        lossless=True,
+    ),
+}
+
+
+def _render(data: bytes, use_vips: bool, spec: ThumbnailSpec) -> list[Image.Image]:
+    original = _decode.USE_VIPS
+    _decode.USE_VIPS = use_vips
+    try:
+        return [open_thumbnail(t) for t in render(data, spec)]
+    finally:
+        _decode.USE_VIPS = original
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+@pytest.mark.parametrize("fit", [Fit.FIT, Fit.COVER])
+def test_vips_and_pillow_paths_agree(case: str, fit: Fit) -> None:
+    data = CASES[case]()
+    spec = ThumbnailSpec(sizes=(Size(128, 128), Size(300, 200)), fit=fit, format=OutputFormat.PNG)
+    fast = _render(data, True, spec)
+    plain = _render(data, False, spec)
+    for a, b in zip(fast, plain, strict=True):
+        assert (a.size, a.mode) == (b.size, b.mode), case
+        difference = ImageChops.difference(a.convert("RGBA"), b.convert("RGBA"))
+        assert max(ImageStat.Stat(difference).mean) < 3, case
+
+
+def test_vips_path_shrinks_while_loading(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("pyvips")
+    from thumbnailer.render import _vips
+
+    sizes: list[tuple[int, int]] = []
+    real = _vips.VipsSource.decode
+
+    def spy(self: _vips.VipsSource, target: tuple[int, int] | None) -> Image.Image:
+        image = real(self, target)
+        sizes.append(image.size)
+        return image
+
+    monkeypatch.setattr(_vips.VipsSource, "decode", spy)
+    monkeypatch.setattr(_decode, "USE_VIPS", True)
+    render(encode(samples.photo(2400, 1600), "PNG"))
+    render(samples.webp(2400, 1600))
+    assert all(w <= 400 for w, _ in sizes) and len(sizes) == 2
