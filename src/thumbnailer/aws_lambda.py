@@ -248,7 +248,7 @@ class App:
                     name="Failures",
                     unit=MetricUnit.Count,
                     value=count,
-                    namespace=NAMESPACE,
+                    namespace=m.namespace or NAMESPACE,
                     default_dimensions={"service": SERVICE},
                 ) as metric:
                     metric.add_dimension(name="kind", value=name[9:])

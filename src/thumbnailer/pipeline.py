@@ -147,7 +147,7 @@ class Outcome:
             record["reason"] = self.reason
         if self.error is not None:
             record["kind"] = self.error.kind
-            record["message"] = self.error.message
+            record["error"] = self.error.message  # not "message": reserved by logging
             record["retryable"] = self.retryable
         if self.deleted:
             record["deleted"] = list(self.deleted)

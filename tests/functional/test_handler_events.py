@@ -1,0 +1,356 @@
+"""The handler fed every documented event shape, against moto."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from lambda_helpers import (
+    DST,
+    RECIPIENT,
+    SENDER,
+    SRC,
+    Stack,
+    batch_event,
+    eventbridge_event,
+    jpeg,
+    load,
+    s3_event,
+    sqs_event,
+)
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.ses.models import ses_backends
+
+from thumbnailer import aws_lambda
+from thumbnailer.errors import ConfigError, TransientError
+
+KEY = "2026/red flower 1+1 été.jpg"
+THUMBS = [
+    "thumbnails/2026/red flower 1+1 été_128x128.jpg",
+    "thumbnails/2026/red flower 1+1 été_64x64.jpg",
+]
+
+
+def sent_emails() -> list[Any]:
+    return list(ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages)
+
+
+class TestShapes:
+    def test_s3_notification_direct(self, stack: Stack) -> None:
+        obj = stack.upload(KEY)
+        result = stack.app().handle(s3_event("s3-object-created-put.json", KEY, **obj))
+        assert (result["created"], result["failed"]) == (1, 0)
+        assert stack.thumbnails() == THUMBS
+        head = stack.s3.head_object(Bucket=DST, Key=THUMBS[0])
+        assert head["ContentType"] == "image/jpeg"
+        assert head["CacheControl"] == "public, max-age=31536000, immutable"
+        assert head["Metadata"]["source-etag"] == obj["etag"]
+
+    @pytest.mark.parametrize(
+        "key", ["plain.jpg", "with space.jpg", "c++ notes.jpg", "日本/写真.jpg"]
+    )
+    def test_keys_with_spaces_plus_and_unicode(self, stack: Stack, key: str) -> None:
+        obj = stack.upload(key)
+        result = stack.app().handle(s3_event("s3-object-created-put.json", key, **obj))
+        assert result["created"] == 1, result
+        stem = key.rsplit(".", 1)[0]
+        assert stack.thumbnails() == [
+            f"thumbnails/{stem}_128x128.jpg",
+            f"thumbnails/{stem}_64x64.jpg",
+        ]
+
+    def test_sqs_wrapping_s3_notification(self, stack: Stack) -> None:
+        obj = stack.upload(KEY)
+        body = s3_event("s3-object-created-put.json", KEY, **obj)
+        assert stack.app().handle(sqs_event(body)) == {"batchItemFailures": []}
+        assert stack.thumbnails() == THUMBS
+
+    def test_sqs_wrapping_eventbridge(self, stack: Stack) -> None:
+        obj = stack.upload(KEY)
+        body = eventbridge_event("eventbridge-object-created.json", KEY, **obj)
+        assert stack.app().handle(sqs_event(body)) == {"batchItemFailures": []}
+        assert stack.thumbnails() == THUMBS
+
+    def test_eventbridge_direct_created_then_deleted(self, stack: Stack) -> None:
+        obj = stack.upload(KEY)
+        app = stack.app()
+        assert (
+            app.handle(eventbridge_event("eventbridge-object-created.json", KEY, **obj))["created"]
+            == 1
+        )
+        stack.s3.delete_object(Bucket=SRC, Key=KEY)
+        result = app.handle(eventbridge_event("eventbridge-object-deleted.json", KEY))
+        assert result["deleted"] == 1
+        assert stack.thumbnails() == []
+
+    def test_s3_delete_notification_deletes_thumbnails(self, stack: Stack) -> None:
+        obj = stack.upload(KEY)
+        app = stack.app()
+        app.handle(s3_event("s3-object-created-put.json", KEY, **obj))
+        stack.s3.delete_object(Bucket=SRC, Key=KEY)
+        result = app.handle(s3_event("s3-object-removed-delete.json", KEY))
+        assert result["deleted"] == 1
+        assert stack.thumbnails() == []
+
+    def test_s3_test_event_is_skipped(self, stack: Stack) -> None:
+        result = stack.app().handle(load("s3-test-event.json"))
+        assert result["processed"] == 0 and result["status"] == "ok"
+        assert stack.renderer.calls == 0
+
+    def test_test_event_inside_sqs_is_acknowledged(self, stack: Stack) -> None:
+        assert stack.app().handle(sqs_event(load("s3-test-event.json"))) == {
+            "batchItemFailures": []
+        }
+
+    def test_unknown_event_is_ignored(self, stack: Stack) -> None:
+        assert stack.app().handle({"hello": "world"})["status"] == "ignored"
+
+
+class TestIdempotency:
+    def test_duplicate_delivery_does_no_render(self, stack: Stack) -> None:
+        obj = stack.upload(KEY)
+        app = stack.app()
+        event = sqs_event(s3_event("s3-object-created-put.json", KEY, **obj))
+        app.handle(event)
+        before = {k: stack.s3.head_object(Bucket=DST, Key=k)["LastModified"] for k in THUMBS}
+        assert stack.renderer.calls == 1
+        assert app.handle(event) == {"batchItemFailures": []}
+        assert stack.renderer.calls == 1  # the second delivery rendered nothing
+        after = {k: stack.s3.head_object(Bucket=DST, Key=k)["LastModified"] for k in THUMBS}
+        assert before == after
+        skipped = [line for line in stack.log_lines() if line.get("outcome") == "skipped"]
+        assert skipped[-1]["reason"] == "thumbnails are current"
+
+    def test_newer_source_version_replaces(self, stack: Stack) -> None:
+        app = stack.app()
+        first = stack.upload(KEY)
+        app.handle(s3_event("s3-object-created-put.json", KEY, **first))
+        second = stack.upload(KEY, jpeg((100, 300), "orange"))
+        assert second["etag"] != first["etag"]
+        app.handle(s3_event("s3-object-created-put.json", KEY, **second))
+        assert stack.renderer.calls == 2
+        head = stack.s3.head_object(Bucket=DST, Key=THUMBS[0])
+        assert head["Metadata"]["source-etag"] == second["etag"]
+
+
+class TestFailures:
+    def test_partial_batch_reports_only_transient_failures(self, stack: Stack) -> None:
+        good = stack.upload("good.jpg")
+        bad = stack.upload("broken.jpg", b"this is not an image at all")
+        slow = stack.upload("slow.jpg")
+        stack.failing["slow.jpg"] = "SlowDown"
+        event = sqs_event(
+            s3_event("s3-object-created-put.json", "good.jpg", **good),
+            s3_event("s3-object-created-put.json", "broken.jpg", **bad),
+            s3_event("s3-object-created-put.json", "slow.jpg", **slow),
+            "not json",
+        )
+        result = stack.app().handle(event)
+        # Only the throttled record comes back; the broken file and the junk message are
+        # permanent: reported once and acknowledged.
+        assert result == {"batchItemFailures": [{"itemIdentifier": "message-2"}]}
+        assert stack.thumbnails() == ["thumbnails/good_128x128.jpg", "thumbnails/good_64x64.jpg"]
+
+    def test_all_transient_batch_reports_every_record(self, stack: Stack) -> None:
+        obj = stack.upload("slow.jpg")
+        stack.failing["slow.jpg"] = "ServiceUnavailable"
+        body = s3_event("s3-object-created-put.json", "slow.jpg", **obj)
+        result = stack.app().handle(sqs_event(body, body))
+        assert result == {
+            "batchItemFailures": [{"itemIdentifier": "message-0"}, {"itemIdentifier": "message-1"}]
+        }
+
+    def test_permanent_failure_marker_sns_and_email(self, stack: Stack) -> None:
+        bad = stack.upload("uploads/broken.jpg", b"GIF89a-truncated")
+        stack.app().handle(
+            sqs_event(s3_event("s3-object-created-put.json", "uploads/broken.jpg", **bad)),
+            type("Context", (), {"aws_request_id": "req-123"})(),
+        )
+        marker = json.loads(
+            stack.s3.get_object(Bucket=DST, Key="failed/uploads/broken.jpg.json")["Body"].read()
+        )
+        assert marker["source"] == {
+            "bucket": SRC,
+            "key": "uploads/broken.jpg",
+            "version_id": None,
+            "etag": bad["etag"],
+        }
+        assert marker["kind"] in {"corrupt", "unsupported"}
+        assert marker["message"]
+        assert marker["request_id"] == "req-123"
+        assert marker["time"].endswith("+00:00")
+
+        (notification,) = stack.messages(stack.topic_queue_url)
+        assert notification["Subject"] == f"Thumbnail failed ({marker['kind']}): broken.jpg"
+        assert f"s3://{SRC}/uploads/broken.jpg" in notification["Message"]
+        assert "failed/uploads/broken.jpg.json" in notification["Message"]
+        assert notification["MessageAttributes"]["kind"]["Value"] == marker["kind"]
+
+        (email,) = sent_emails()
+        assert email.source == SENDER
+        assert email.destinations["ToAddresses"] == [RECIPIENT]
+        assert email.subject == notification["Subject"]
+        assert "will not be retried" in email.body
+
+        (event,) = stack.messages(stack.bus_queue_url)
+        assert event["detail-type"] == "Thumbnail Failed"
+        assert event["detail"]["kind"] == marker["kind"]
+
+    def test_created_event_on_the_bus(self, stack: Stack) -> None:
+        obj = stack.upload(KEY)
+        stack.app().handle(s3_event("s3-object-created-put.json", KEY, **obj))
+        (event,) = stack.messages(stack.bus_queue_url)
+        assert event["source"] == "thumbnailer"
+        assert event["detail-type"] == "Thumbnail Created"
+        detail = event["detail"]
+        assert detail["source"]["key"] == KEY
+        assert sorted(t["key"] for t in detail["thumbnails"]) == THUMBS
+        assert set(detail["timings"]) == {"get_ms", "render_ms", "put_ms", "total_ms"}
+
+    def test_broken_reporting_never_breaks_the_handler(self, stack: Stack) -> None:
+        bad = stack.upload("broken.jpg", b"nope")
+        app = stack.app(
+            SNS_TOPIC_ARN="arn:aws:sns:us-east-1:123456789012:missing",
+            EVENT_BUS_NAME="missing-bus",
+        )
+        result = app.handle(sqs_event(s3_event("s3-object-created-put.json", "broken.jpg", **bad)))
+        assert result == {"batchItemFailures": []}
+        assert stack.s3.head_object(Bucket=DST, Key="failed/broken.jpg.json")
+
+    def test_direct_invocation_raises_on_transient_failure(self, stack: Stack) -> None:
+        obj = stack.upload("slow.jpg")
+        stack.failing["slow.jpg"] = "SlowDown"
+        with pytest.raises(TransientError) as info:
+            stack.app().handle(s3_event("s3-object-created-put.json", "slow.jpg", **obj))
+        assert "slow.jpg" in info.value.message
+
+    def test_direct_invocation_returns_on_permanent_failure(self, stack: Stack) -> None:
+        obj = stack.upload("denied.jpg")
+        stack.failing["denied.jpg"] = "AccessDenied"
+        result = stack.app().handle(s3_event("s3-object-created-put.json", "denied.jpg", **obj))
+        assert result["failed"] == 1
+        assert result["outcomes"][0]["kind"] == "access_denied"
+
+
+class TestGuards:
+    def test_thumbnail_events_are_never_processed(self, stack: Stack) -> None:
+        app = stack.app(SOURCE_BUCKET=DST, EXCLUDE_PREFIXES="thumbnails/,failed/")
+        obj = stack.upload(KEY)
+        app_src = stack.app()
+        app_src.handle(s3_event("s3-object-created-put.json", KEY, **obj))
+        # S3 would notify about our own writes if the trigger were misconfigured:
+        event = {
+            "Records": [s3_event("s3-object-created-put.json", THUMBS[0], bucket=DST)["Records"][0]]
+        }
+        result = app.handle(event)
+        assert result["skipped"] == 1
+        assert stack.renderer.calls == 1
+
+    def test_filters_skip_without_reading(self, stack: Stack) -> None:
+        obj = stack.upload("notes.TXT")
+        app = stack.app(INCLUDE_SUFFIXES=".jpg,.png")
+        result = app.handle(s3_event("s3-object-created-put.json", "notes.TXT", **obj))
+        assert result["outcomes"][0]["reason"] == "suffix not included"
+        assert stack.renderer.calls == 0
+
+
+class TestBatchOperations:
+    @pytest.mark.parametrize("version", ["1.0", "2.0"])
+    def test_result_codes(self, stack: Stack, version: str) -> None:
+        stack.upload("ok.jpg")
+        stack.upload("broken.jpg", b"garbage")
+        stack.upload("slow.jpg")
+        stack.failing["slow.jpg"] = "SlowDown"
+        event = batch_event(version, "ok.jpg", "broken.jpg", "slow.jpg", "missing.jpg")
+        result = stack.app().handle(event)
+        assert result["invocationSchemaVersion"] == version
+        assert result["invocationId"] == event["invocationId"]
+        assert result["treatMissingKeysAs"] == "PermanentFailure"
+        codes = {r["taskId"]: r["resultCode"] for r in result["results"]}
+        assert codes == {
+            "task-0": "Succeeded",
+            "task-1": "PermanentFailure",
+            "task-2": "TemporaryFailure",
+            "task-3": "PermanentFailure",
+        }
+        assert "not_found" in result["results"][3]["resultString"]
+
+    def test_second_run_skips(self, stack: Stack) -> None:
+        stack.upload("ok.jpg")
+        app = stack.app()
+        app.handle(batch_event("2.0", "ok.jpg"))
+        result = app.handle(batch_event("2.0", "ok.jpg"))
+        assert result["results"][0]["resultString"] == "skipped: thumbnails are current"
+        assert stack.renderer.calls == 1
+
+
+class TestObservability:
+    def test_one_structured_log_line_per_object(self, stack: Stack) -> None:
+        obj = stack.upload(KEY)
+        context = type("Context", (), {"aws_request_id": "req-9"})()
+        stack.app().handle(s3_event("s3-object-created-put.json", KEY, **obj), context)
+        (line,) = [x for x in stack.log_lines() if "outcome" in x]
+        assert line["level"] == "INFO"
+        assert (line["bucket"], line["key"], line["outcome"]) == (SRC, KEY, "created")
+        assert line["request_id"] == "req-9"
+        assert line["source_bytes"] == obj["size"]
+        # 320x200 fits 64x64 as 64x40 and 128x128 as 128x80
+        assert {(t["width"], t["height"]) for t in line["thumbnails"]} == {(64, 40), (128, 80)}
+        for stage in ("get_ms", "render_ms", "put_ms", "total_ms"):
+            assert line[stage] >= 0
+
+    def test_emf_metrics(self, stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
+        good = stack.upload("good.jpg")
+        bad = stack.upload("bad.jpg", b"junk")
+        capsys.readouterr()
+        stack.app().handle(
+            sqs_event(
+                s3_event("s3-object-created-put.json", "good.jpg", **good),
+                s3_event("s3-object-created-put.json", "bad.jpg", **bad),
+            )
+        )
+        documents = [
+            json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line
+        ]
+        main = next(d for d in documents if "ThumbnailsCreated" in d)
+        assert main["ThumbnailsCreated"] == [2.0]
+        assert main["Skipped"] == [0.0]
+        assert len(main["Duration"]) == 2  # one per object
+        failures = next(d for d in documents if "Failures" in d)
+        assert failures["Failures"] == [1.0]
+        assert failures["kind"] in {"corrupt", "unsupported"}
+        assert failures["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "ThumbnailerTest"
+
+
+class TestEntryPoint:
+    def test_handler_reads_settings_once_per_cold_start(
+        self, stack: Stack, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("THUMBNAILER_DESTINATION_BUCKET", DST)
+        monkeypatch.setenv("THUMBNAILER_SOURCE_BUCKET", SRC)
+        aws_lambda.reset()
+        try:
+            obj = stack.upload(KEY)
+            result = aws_lambda.handler(s3_event("s3-object-created-put.json", KEY, **obj), None)
+            assert result["created"] == 1
+            first = aws_lambda._app
+            monkeypatch.setenv("THUMBNAILER_DESTINATION_BUCKET", "changed")
+            aws_lambda.handler(load("s3-test-event.json"), None)
+            assert aws_lambda._app is first  # not re-read within the container
+        finally:
+            aws_lambda.reset()
+
+    def test_bad_settings_raise_a_clear_config_error(
+        self, stack: Stack, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("THUMBNAILER_DESTINATION_BUCKET", DST)
+        monkeypatch.setenv("THUMBNAILER_SIZES", "huge")
+        aws_lambda.reset()
+        try:
+            with pytest.raises(ConfigError) as info:
+                aws_lambda.handler(load("s3-test-event.json"), None)
+            assert "invalid size 'huge'" in info.value.message
+            assert aws_lambda._app is None
+        finally:
+            aws_lambda.reset()
