@@ -79,8 +79,8 @@ def test_invalid_orientation_values_count_as_upright(orientation: int) -> None:
     _assert_upright(image)
 
 
-def test_orientation_in_png_and_webp_is_applied_too() -> None:
-    for fmt in ("PNG", "WEBP"):
+def test_orientation_in_png_webp_tiff_and_avif_is_applied_too() -> None:
+    for fmt in ("PNG", "WEBP", "TIFF", "AVIF"):
         image = open_thumbnail(render(_with_orientation(_marked(300, 200), 6, fmt))[0])
         assert image.size == (128, 85)
         _assert_upright(image)
@@ -101,6 +101,31 @@ def test_shrink_on_load_survives_orientation(monkeypatch: pytest.MonkeyPatch) ->
     assert image.size == (128, 85)
     _assert_upright(image)
     assert decoded_sizes == [(250, 375)]  # 1/8 scale of the stored size, not full size
+
+
+@pytest.mark.parametrize("kind", ["progressive", "mpo"])
+def test_progressive_and_multi_picture_jpegs_shrink_on_load(
+    kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    decoded_sizes: list[tuple[int, int]] = []
+    real_decode = _decode.PillowSource.decode
+
+    def spy(self: _decode.PillowSource, target: tuple[int, int] | None) -> Image.Image:
+        image = real_decode(self, target)
+        decoded_sizes.append(image.size)
+        return image
+
+    monkeypatch.setattr(_decode.PillowSource, "decode", spy)
+    if kind == "progressive":
+        data = encode(_marked(3000, 2000), "JPEG", progressive=True)
+    else:  # phone cameras store depth maps or previews as extra pictures (MPO)
+        data = encode(
+            _marked(3000, 2000), "MPO", save_all=True, append_images=[Image.new("RGB", (640, 480))]
+        )
+    image = open_thumbnail(render(data)[0])
+    assert image.size == (128, 85)
+    _assert_upright(image)
+    assert decoded_sizes == [(375, 250)]
 
 
 def test_profiles_are_converted_to_srgb() -> None:

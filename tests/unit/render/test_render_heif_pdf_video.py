@@ -46,6 +46,22 @@ def test_heic_renders_with_its_colours() -> None:
     assert close(rgb_at(image, (60, 50)), (200, 30, 30), 16)
 
 
+def test_heic_rotation_is_applied() -> None:
+    import pillow_heif
+
+    upright = Image.new("RGB", (300, 200), (128, 128, 128))
+    ImageDraw.Draw(upright).rectangle((0, 0, 149, 99), fill=(220, 20, 20))  # red top-left
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored sideways; pillow-heif turns this into the HEIF rotation
+    heif_file = pillow_heif.from_pillow(upright.transpose(Image.Transpose.ROTATE_90))
+    buffer = BytesIO()
+    heif_file.save(buffer, quality=90, exif=exif.tobytes())
+    image = open_thumbnail(render(buffer.getvalue())[0])
+    assert image.size == (128, 85)
+    assert close(rgb_at(image, (10, 10)), (220, 20, 20), 40)
+    assert close(rgb_at(image, (120, 80)), (128, 128, 128), 40)
+
+
 def test_heic_sample_renders() -> None:
     thumbnail = render(samples.heic())[0]
     assert (thumbnail.width, thumbnail.height) == (128, 96)
