@@ -25,6 +25,8 @@ from thumbnailer.render.spec import OutputFormat, Thumbnail, ThumbnailSpec
 if TYPE_CHECKING:
     from PIL import Image
 
+    from thumbnailer.render._pixels import ColourConverter
+
 __all__ = ["render"]
 
 
@@ -101,6 +103,7 @@ def _render(data: bytes, kind: Kind, spec: ThumbnailSpec, deadline: Deadline) ->
             upright = _geometry.oriented(width, height, orientation)
             plans = [_geometry.plan(*upright, box, spec.fit) for box in spec.sizes]
         image = _pixels.to_working_mode(_pixels.orient(decoded, orientation))
+        del decoded  # when a copy was made, free the decoded pixels before resizing
     finally:
         source.close()
     alpha = _pixels.has_alpha(image)
@@ -126,12 +129,11 @@ def _make(
     upright: tuple[int, int],
     fmt: OutputFormat,
     alpha: bool,
-    colour: object,
+    colour: ColourConverter,
     spec: ThumbnailSpec,
 ) -> Thumbnail:
     from thumbnailer.render import _encode, _pixels
 
-    assert isinstance(colour, _pixels.ColourConverter)
     small = colour(_pixels.resize(image, plan, upright))
     out = _pixels.compose(
         small,
