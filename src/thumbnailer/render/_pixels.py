@@ -117,6 +117,22 @@ def _srgb() -> ImageCms.ImageCmsProfile:
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
 
 
+@lru_cache(maxsize=16)
+def _to_srgb_transform(icc: bytes, colour_mode: str) -> ImageCms.ImageCmsTransform | None:
+    """The transform from ``icc`` to sRGB, or ``None`` when the profile is unusable.
+
+    Cached: a warm function sees the same few camera and editor profiles again and again,
+    and building a transform costs more than applying it to a thumbnail.
+    """
+    try:
+        source = ImageCms.ImageCmsProfile(BytesIO(icc))
+        return ImageCms.buildTransform(
+            source, _srgb(), colour_mode, "RGB", renderingIntent=ImageCms.Intent.PERCEPTUAL
+        )
+    except (OSError, ValueError, TypeError, ImageCms.PyCMSError):
+        return None
+
+
 class ColourConverter:
     """Turns working-mode pixels into sRGB ``L``/``LA``/``RGB``/``RGBA`` via the ICC profile.
 
@@ -126,23 +142,12 @@ class ColourConverter:
 
     def __init__(self, mode: str, icc: bytes | None) -> None:
         self.mode = mode
-        self.transform: ImageCms.ImageCmsTransform | None = None
         colour_mode = {"LA": "L", "RGBA": "RGB"}.get(mode, mode)
-        self.out_mode = "RGB" if colour_mode == "CMYK" else colour_mode
-        if icc:
-            try:
-                source = ImageCms.ImageCmsProfile(BytesIO(icc))
-                self.out_mode = "RGB"  # a grey profile maps to sRGB colour
-                self.transform = ImageCms.buildTransform(
-                    source,
-                    _srgb(),
-                    colour_mode,
-                    "RGB",
-                    renderingIntent=ImageCms.Intent.PERCEPTUAL,
-                )
-            except (OSError, ValueError, TypeError, ImageCms.PyCMSError):
-                self.transform = None
-                self.out_mode = "RGB" if colour_mode == "CMYK" else colour_mode
+        self.transform = _to_srgb_transform(icc, colour_mode) if icc else None
+        if self.transform is not None or colour_mode == "CMYK":
+            self.out_mode = "RGB"  # a grey profile maps to sRGB colour too
+        else:
+            self.out_mode = colour_mode
 
     def __call__(self, image: Image.Image) -> Image.Image:
         """Return ``image`` in sRGB, alpha kept."""
