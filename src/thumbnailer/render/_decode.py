@@ -96,6 +96,16 @@ class PillowSource:
             self.image = Image.open(BytesIO(data), formats=[_PIL_FORMATS[kind]])
         width, height = self.image.size
         budget.spend(width, height, f"the {kind} image")
+        self._fix_low_bit_colour_key()
+
+    def _fix_low_bit_colour_key(self) -> None:
+        # Pillow expands 1/2/4-bit grey PNG pixels to 0..255 but leaves the tRNS key in the
+        # file's scale, so nothing would match it and transparency would be lost.
+        stream = getattr(self.image, "png", None)
+        scale = {"L;1": 255, "L;2": 85, "L;4": 17}.get(getattr(stream, "im_rawmode", ""))
+        key = self.image.info.get("transparency")
+        if scale and isinstance(key, int):
+            self.image.info["transparency"] = key * scale
 
     @property
     def size(self) -> tuple[int, int]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from functools import lru_cache
 from io import BytesIO
 
-from PIL import Image, ImageCms
+from PIL import Image, ImageCms, ImageMath
 
 from thumbnailer.render._geometry import Plan, scale_box
 
@@ -69,7 +69,12 @@ def to_working_mode(image: Image.Image) -> Image.Image:
     transparency = image.info.get("transparency") is not None
     if mode in _WORKING and not (transparency and mode in ("L", "RGB")):
         return image
-    if mode.startswith("I") or mode == "F":
+    if mode.startswith("I;16") and isinstance(image.info.get("transparency"), int):
+        key = image.info["transparency"]  # 16-bit grey colour key (PNG tRNS)
+        alpha = ImageMath.lambda_eval(lambda a: (a["im"] != key) * 255, im=image.convert("I"))
+        converted = _scale_to_8bit(image).convert("LA")
+        converted.putalpha(alpha.convert("L"))
+    elif mode.startswith("I") or mode == "F":
         converted = _scale_to_8bit(image)
     elif mode in ("P", "PA"):
         has_transparency = (

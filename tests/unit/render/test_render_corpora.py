@@ -47,6 +47,9 @@ def test_pngsuite(
     with Image.open(path) as source:
         assert (thumbnail.width, thumbnail.height) == source.size  # all small: never upscaled
     image = open_thumbnail(thumbnail)
+    if name.startswith(("tb", "tm3", "tp1")):  # PngSuite's files with transparency
+        assert image.mode in ("RGBA", "LA")
+        assert image.getchannel("A").getextrema()[0] == 0
     if name.startswith("basn0g16"):  # 16-bit grey must not be clipped to white
         low, high = image.convert("L").getextrema()  # type: ignore[misc]
         assert low < 50 and high > 200
