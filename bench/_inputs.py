@@ -23,7 +23,7 @@ from pathlib import Path
 
 from PIL import Image, ImageChops, ImageDraw, ImageFilter
 
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / ".cache" / "bench"
 
@@ -71,6 +71,9 @@ def kinds(quick: bool = False) -> list[InputKind]:
         InputKind("webp12", "WebP 12 MP", "webp", 4000, 3000),
         InputKind("heic12", "HEIC 12 MP", "heic", 4000, 3000),
         InputKind("png12x16", "16-bit PNG 12 MP", "png", 4000, 3000, mode="RGB16"),
+        # At the default pixel limit (50 MP): "any accepted input" must stay under 256 MB.
+        InputKind("webp50", "WebP 50 MP (limit)", "webp", 8160, 6120),
+        InputKind("png50a", "RGBA PNG 50 MP (limit)", "png", 8160, 6120, mode="RGBA"),
     ]
     if not quick:
         return full
@@ -78,7 +81,10 @@ def kinds(quick: bool = False) -> list[InputKind]:
 
 
 def _resized(kind: InputKind, width: int, height: int, tag: str) -> InputKind:
-    label = kind.label.replace("12 MP", "").replace("24 MP", "").strip() + f" ({tag})"
+    label = kind.label.split(" (")[0]
+    for mp in ("12 MP", "24 MP", "50 MP"):
+        label = label.replace(mp, "")
+    label = f"{label.strip()} ({tag})"
     name = f"{kind.name}_{tag}"
     return InputKind(name, label, kind.fmt, width, height, kind.mode, kind.progressive)
 
@@ -131,6 +137,8 @@ def photo(width: int, height: int, seed: int, alpha: bool = False) -> Image.Imag
         (width // 8, height // 10, width * 7 // 8, height * 9 // 10), fill=255
     )
     cut = cut.filter(ImageFilter.GaussianBlur(max(1, scale // 200)))
+    # Like real cut-outs, fully transparent pixels carry no colour (and compress well).
+    img = Image.composite(img, Image.new("RGB", img.size), cut.point([0] + [255] * 255))
     img.putalpha(cut)
     return img
 

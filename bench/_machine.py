@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,26 @@ def _mem_total_gib() -> float | None:
     return None
 
 
+def _engine_version() -> str:
+    """The commit the engine was measured at, marked when its sources differ from it."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "src/thumbnailer/render"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    except OSError:
+        return "unknown"
+    if not commit:
+        return "unknown"
+    return f"{commit} (with uncommitted changes)" if dirty else commit
+
+
 def describe() -> dict[str, Any]:
     """CPU, memory, OS, Python and the versions of every imaging library in play."""
     os.environ.setdefault("VIPS_CONCURRENCY", "1")
@@ -42,6 +63,7 @@ def describe() -> dict[str, Any]:
     from PIL import features
 
     return {
+        "engine": _engine_version(),
         "cpu": _cpu_model(),
         "cpus": os.cpu_count(),
         "memory_gib": _mem_total_gib(),
