@@ -162,3 +162,22 @@ def png_chunk(kind: bytes, data: bytes) -> bytes:
     import zlib
 
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def ycck_jpeg(cmyk: tuple[int, int, int, int], size: tuple[int, int] = (64, 64)) -> bytes:
+    """A YCCK JPEG (Adobe transform 2, as Photoshop writes CMYK) of one flat CMYK colour.
+
+    YCCK stores C, M and Y as the YCbCr of (C, M, Y) seen as RGB. Pillow cannot write it, so we
+    write the YCC values through Pillow's CMYK encoder (which inverts, Adobe style) and flip
+    the Adobe marker's transform byte from 0 (plain CMYK) to 2 (YCCK).
+    """
+    c, m, y, k = cmyk
+    luma = round(0.299 * c + 0.587 * m + 0.114 * y)
+    cb = min(255, max(0, round(128 - 0.168736 * c - 0.331264 * m + 0.5 * y)))
+    cr = min(255, max(0, round(128 + 0.5 * c - 0.418688 * m - 0.081312 * y)))
+    stored = Image.new("CMYK", size, (255 - luma, 255 - cb, 255 - cr, k))
+    data = bytearray(encode(stored, "JPEG", quality=100, subsampling=0))
+    marker = data.index(b"\xff\xee\x00\x0eAdobe")
+    assert data[marker + 15] == 0
+    data[marker + 15] = 2
+    return bytes(data)

@@ -12,6 +12,7 @@ from imaging_helpers import (
     open_thumbnail,
     rgb_at,
     rgb_profile_swapping_red_and_green,
+    ycck_jpeg,
 )
 from PIL import Image, ImageDraw, features
 
@@ -149,6 +150,17 @@ def test_cmyk_jpeg_without_profile_keeps_its_colours() -> None:
     image = open_thumbnail(render(encode(cmyk, "JPEG"))[0])
     assert image.mode == "RGB"
     assert close(rgb_at(image, (10, 10)), (255, 0, 0), 20)
+
+
+@pytest.mark.parametrize(
+    ("cmyk", "rgb"),
+    [((0, 255, 255, 0), (255, 0, 0)), ((255, 0, 255, 0), (0, 255, 0)), ((0, 0, 0, 255), (0, 0, 0))],
+)
+def test_ycck_jpeg_gives_the_right_colours(
+    cmyk: tuple[int, int, int, int], rgb: tuple[int, int, int]
+) -> None:
+    image = open_thumbnail(render(ycck_jpeg(cmyk))[0])
+    assert close(rgb_at(image, (10, 10)), rgb, 12)
 
 
 def test_cmyk_jpeg_with_profile_uses_the_profile() -> None:
