@@ -97,6 +97,38 @@ def to_working_mode(image: Image.Image) -> Image.Image:
     return converted
 
 
+_STRIP_ROWS = 16  # output rows per strip when shrinking a large image piecewise
+
+
+def shrink_to_working_mode(image: Image.Image, target: tuple[int, int] | None) -> Image.Image:
+    """:func:`to_working_mode`, shrunk by a whole factor first when far above ``target``.
+
+    Converting a large palette, 16-bit or transparent image at full size would allocate a
+    second full-size copy (Pillow premultiplies alpha into a new image, palettes expand to
+    RGBA). Done one strip of rows at a time, only the source and a small result are alive.
+    The box average is what Pillow's own ``reducing_gap`` step does before its final filter.
+    """
+    in_place = image.mode in ("L", "RGB", "CMYK") and image.info.get("transparency") is None
+    if target is None or in_place:
+        # Nothing to copy: the resize step's own box reduction is as cheap as it gets.
+        return to_working_mode(image)
+    factor = min(image.width // max(1, target[0]), image.height // max(1, target[1]))
+    if factor < 2:
+        return to_working_mode(image)
+    step = factor * _STRIP_ROWS
+    result: Image.Image | None = None
+    for top in range(0, image.height, step):
+        strip = image.crop((0, top, image.width, min(image.height, top + step)))
+        small = to_working_mode(strip).reduce(factor)  # premultiplied when it has alpha
+        if result is None:
+            size = (-(-image.width // factor), -(-image.height // factor))
+            result = Image.new(small.mode, size)
+            result.info = dict(small.info)
+        result.paste(small, (0, top // factor))
+    assert result is not None  # an image has at least one row
+    return result
+
+
 def has_alpha(image: Image.Image) -> bool:
     """Whether ``image`` has an alpha band with at least one pixel not fully opaque."""
     if image.mode not in ("LA", "RGBA"):

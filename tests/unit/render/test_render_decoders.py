@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from io import BytesIO
+
 import pytest
 from imaging_helpers import encode, open_thumbnail, rgb_profile_swapping_red_and_green
 from PIL import Image, ImageChops, ImageDraw, ImageStat
@@ -94,3 +96,34 @@ def test_vips_path_shrinks_while_loading(monkeypatch: pytest.MonkeyPatch) -> Non
     render(encode(samples.photo(2400, 1600), "PNG"))
     render(samples.webp(2400, 1600))
     assert all(w <= 400 for w, _ in sizes) and len(sizes) == 2
+
+
+def _big_transparent() -> Image.Image:
+    image = Image.new("RGBA", (2400, 1800), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((300, 200, 2100, 1600), fill=(230, 40, 40, 255))
+    draw.rectangle((1000, 700, 1400, 1100), fill=(40, 40, 230, 128))
+    return image
+
+
+@pytest.mark.parametrize("fmt", ["TIFF", "GIF", "PNG"])
+def test_large_images_shrunk_in_strips_match_a_full_resize(
+    fmt: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_decode, "USE_VIPS", False)
+    source = _big_transparent()
+    if fmt == "GIF":
+        source = source.convert("RGB").quantize(16)
+        source.info["transparency"] = source.getpixel((0, 0))
+    data = encode(source, fmt)
+    with Image.open(BytesIO(data)) as reference_source:
+        expected = reference_source.convert("RGBA").resize((128, 96), Image.Resampling.LANCZOS)
+    spec = ThumbnailSpec(format=OutputFormat.PNG)
+    actual = open_thumbnail(render(data, spec)[0]).convert("RGBA")
+    assert actual.size == expected.size
+    difference = ImageChops.difference(actual, expected)
+    assert max(ImageStat.Stat(difference).mean) < 2
+    # No dark fringe where the red disc meets transparency.
+    left = actual.crop((0, 0, 40, actual.height))  # the disc's edge, away from the blue square
+    edge = [p for p in left.get_flattened_data() if isinstance(p, tuple) and 16 <= p[3] < 255]
+    assert edge and all(p[0] > 200 and p[1] < 70 for p in edge)
