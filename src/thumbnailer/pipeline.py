@@ -22,6 +22,7 @@ from thumbnailer.storage.base import ObjectInfo, Store
 
 __all__ = [
     "META_MARKER",
+    "META_SOURCE_ETAG",
     "InternalError",
     "Outcome",
     "Pipeline",

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from thumbnailer.pipeline import Outcome, thumbnail_metadata
+from thumbnailer.pipeline import META_SOURCE_ETAG, Outcome, thumbnail_metadata
 from thumbnailer.settings import Settings
 from thumbnailer.storage.base import Store
 
@@ -29,6 +29,15 @@ _SUBJECT_MAX = 100  # SNS subjects are at most 100 characters
 _log = logging.getLogger(__name__)
 
 ClientFactory = Callable[[str], Any]
+_META_KIND = "failure-kind"
+
+
+def _etag(outcome: Outcome) -> str:
+    return outcome.source_etag or outcome.ref.etag or ""
+
+
+def _kind(outcome: Outcome) -> str:
+    return outcome.error.kind if outcome.error else "unknown"
 
 
 def _default_client(service: str, settings: Settings) -> Any:
@@ -128,6 +137,11 @@ class Reporter:
         marker_uri = None
         if s.failure_prefix:
             key = f"{s.failure_prefix}{outcome.ref.key}.json"
+            if self._already_reported(key, outcome):
+                # A redelivered event for the same broken version: tell nobody twice.
+                self._log.info("failure of s3://%s/%s already reported", outcome.ref.bucket,
+                               outcome.ref.key)  # fmt: skip
+                return
             if self._guard(
                 "failure marker", outcome, lambda: self._put_marker(key, outcome, request_id)
             ):
@@ -169,18 +183,28 @@ class Reporter:
 
     # -- channels -----------------------------------------------------------------------------
 
+    def _already_reported(self, key: str, outcome: Outcome) -> bool:
+        try:
+            meta = self.store.head(self.settings.destination_bucket, key).metadata
+        except Exception:  # absent, or unreadable: report (a duplicate beats silence)
+            return False
+        return meta.get(META_SOURCE_ETAG, "") == _etag(outcome) and meta.get(_META_KIND) == _kind(
+            outcome
+        )
+
     def _put_marker(self, key: str, outcome: Outcome, request_id: str) -> None:
         document = failure_marker(outcome, request_id)
-        etag = outcome.source_etag or outcome.ref.etag or ""
+        metadata = thumbnail_metadata(
+            outcome.ref, _etag(outcome), outcome.ref.version_id, self.settings.spec
+        )
+        metadata[_META_KIND] = _kind(outcome)
         self.store.put(
             self.settings.destination_bucket,
             key,
             json.dumps(document, indent=2, ensure_ascii=False).encode(),
             content_type="application/json",
             # Marked like thumbnails so the recursion guard recognises it in any bucket.
-            metadata=thumbnail_metadata(
-                outcome.ref, etag, outcome.ref.version_id, self.settings.spec
-            ),
+            metadata=metadata,
         )
 
     def _publish(self, subject: str, body: str, outcome: Outcome) -> None:

@@ -197,6 +197,14 @@ class TestFailures:
         assert event["detail-type"] == "Thumbnail Failed"
         assert event["detail"]["kind"] == marker["kind"]
 
+    def test_duplicate_delivery_of_a_broken_file_notifies_once(self, stack: Stack) -> None:
+        bad = stack.upload("broken.jpg", b"not an image")
+        app = stack.app()
+        event = sqs_event(s3_event("s3-object-created-put.json", "broken.jpg", **bad))
+        assert app.handle(event) == app.handle(event) == {"batchItemFailures": []}
+        assert len(stack.messages(stack.topic_queue_url)) == 1
+        assert len(sent_emails()) == 1
+
     def test_created_event_on_the_bus(self, stack: Stack) -> None:
         obj = stack.upload(KEY)
         stack.app().handle(s3_event("s3-object-created-put.json", KEY, **obj))

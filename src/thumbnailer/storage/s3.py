@@ -9,10 +9,10 @@ from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
-    ConnectionError,
-    HTTPClientError,
     NoCredentialsError,
-    ReadTimeoutError,
+    NoRegionError,
+    ParamValidationError,
+    UnknownServiceError,
 )
 
 from thumbnailer.errors import AccessDenied, ObjectNotFound, ThumbnailerError, TransientError
@@ -40,6 +40,10 @@ _TRANSIENT = {
 }
 
 
+# Mistakes in our own call or configuration: retrying cannot fix them.
+_PERMANENT_BOTOCORE = (ParamValidationError, NoRegionError, UnknownServiceError)
+
+
 def client_config(
     retry_mode: Literal["standard", "adaptive"] = "standard", max_attempts: int = 3
 ) -> Config:
@@ -52,7 +56,10 @@ def client_config(
 
 
 def map_error(exc: Exception, what: str) -> ThumbnailerError:
-    """Translate a botocore exception about ``what`` (e.g. ``s3://b/k``) into our hierarchy."""
+    """Translate a botocore (or socket) exception about ``what`` into our hierarchy.
+
+    ``what`` names the object, e.g. ``s3://bucket/key``; the caller chains ``exc``.
+    """
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
         code = str(error.get("Code", ""))
@@ -67,9 +74,11 @@ def map_error(exc: Exception, what: str) -> ThumbnailerError:
         return ThumbnailerError(f"{what}: {code or status}: {detail}")
     if isinstance(exc, NoCredentialsError):
         return AccessDenied(f"{what}: no AWS credentials")
-    if isinstance(exc, (ConnectionError, HTTPClientError, ReadTimeoutError)):
-        return TransientError(f"{what}: {type(exc).__name__}: {exc}")
-    return ThumbnailerError(f"{what}: {type(exc).__name__}: {exc}")
+    if isinstance(exc, _PERMANENT_BOTOCORE):
+        return ThumbnailerError(f"{what}: {type(exc).__name__}: {exc}")
+    # Connection errors, timeouts, a body cut short while streaming (IncompleteReadError,
+    # ResponseStreamingError), OS-level socket errors: all may heal on retry.
+    return TransientError(f"{what}: {type(exc).__name__}: {exc}")
 
 
 def _info(bucket: str, key: str, response: Mapping[str, Any]) -> ObjectInfo:
@@ -117,7 +126,7 @@ class S3Store:
         try:
             response = self.client.get_object(Bucket=bucket, Key=key)
             data = response["Body"].read()
-        except (ClientError, BotoCoreError) as exc:
+        except (ClientError, BotoCoreError, OSError) as exc:
             raise map_error(exc, what) from exc
         return StoredObject(_info(bucket, key, response), data)
 

@@ -125,3 +125,21 @@ def test_channel_failures_are_logged_not_raised(
     channels = [m for m in caplog.messages if "endpoint down" in m]
     assert len(channels) == 3  # SNS, SES and EventBridge each logged; none raised
     assert store.head("dst", "failed/a/broken photo.jpg.json")  # the marker still landed
+
+
+def test_a_failure_is_reported_once_per_source_version(tmp_path: Path) -> None:
+    r, calls, _ = reporter(tmp_path)
+    r.failed(failed(), "req-1")
+    r.failed(failed(), "req-2")  # the same event delivered again
+    assert [name for name, _ in calls] == ["publish", "send_email", "put_events"]
+    newer = failed()
+    newer.ref = ObjectRef("src", newer.ref.key, etag="def")  # a new upload, broken again
+    r.failed(newer, "req-3")
+    assert len(calls) == 6
+
+
+def test_without_markers_every_failure_is_reported(tmp_path: Path) -> None:
+    r, calls, _ = reporter(tmp_path, failure_prefix="")
+    r.failed(failed(), "req-1")
+    r.failed(failed(), "req-2")
+    assert len(calls) == 6

@@ -7,12 +7,17 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
+from botocore.exceptions import (
+    EndpointConnectionError,
+    IncompleteReadError,
+    ParamValidationError,
+    ReadTimeoutError,
+)
 from botocore.stub import Stubber
 from moto import mock_aws
 
 from thumbnailer.errors import AccessDenied, ObjectNotFound, ThumbnailerError, TransientError
-from thumbnailer.storage import S3Store, client_config
+from thumbnailer.storage import S3Store, client_config, map_error
 
 REGION = "us-east-1"
 
@@ -114,6 +119,26 @@ def test_connection_problems_are_transient(s3: Any, exc: Exception) -> None:
         S3Store(s3).get("bucket", "k.jpg")
     assert info.value.__cause__ is exc
     assert not info.value.permanent
+
+
+def test_body_cut_short_is_transient(s3: Any) -> None:
+    s3.put_object(Bucket="bucket", Key="k.jpg", Body=b"x" * 10)
+
+    def cut(http_response: Any, parsed: dict[str, Any], **_: Any) -> None:
+        class Short:
+            def read(self) -> bytes:
+                raise IncompleteReadError(actual_bytes=3, expected_bytes=10)
+
+        parsed["Body"] = Short()
+
+    s3.meta.events.register("after-call.s3.GetObject", cut)
+    with pytest.raises(TransientError):
+        S3Store(s3).get("bucket", "k.jpg")
+
+
+def test_our_own_mistakes_are_permanent() -> None:
+    error = map_error(ParamValidationError(report="Key is required"), "s3://b/")
+    assert error.permanent and type(error) is ThumbnailerError
 
 
 def test_retry_settings_reach_the_client() -> None:
