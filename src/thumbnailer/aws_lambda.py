@@ -55,6 +55,13 @@ logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 
 _BATCH_CODES = {True: "TemporaryFailure", False: "PermanentFailure"}
+# Stop starting new SQS records when less than this is left of the invocation's time.
+TIME_MARGIN_MS = 10_000
+
+
+def _out_of_time(context: Any) -> bool:
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    return callable(remaining) and int(remaining()) < TIME_MARGIN_MS
 
 
 class Tally(Counter[str]):
@@ -89,7 +96,7 @@ class App:
         try:
             kind = classify(event)
             if kind is EventKind.SQS:
-                return self._sqs(event, request_id, counts)
+                return self._sqs(event, context, request_id, counts)
             if kind is EventKind.BATCH_OPERATIONS:
                 return self._batch(event, request_id, counts)
             if kind is EventKind.TEST:
@@ -106,13 +113,20 @@ class App:
 
     # -- shapes -------------------------------------------------------------------------------
 
-    def _sqs(self, event: Mapping[str, Any], request_id: str, counts: Tally) -> dict[str, Any]:
+    def _sqs(
+        self, event: Mapping[str, Any], context: Any, request_id: str, counts: Tally
+    ) -> dict[str, Any]:
         # The partial batch response is written here rather than with Powertools' batch
         # utility: that module alone costs ~30 ms of cold start (it imports asyncio), a fifth of
         # boto3's import, for a dozen lines (see docs/performance.md).
         failures = []
-        for record in event["Records"]:
+        for index, record in enumerate(event["Records"]):
             message_id = str(record.get("messageId", ""))
+            if index and _out_of_time(context):
+                # Hand the rest back now rather than be killed mid-batch by the timeout.
+                failures.append({"itemIdentifier": message_id})
+                counts["Deferred"] += 1
+                continue
             try:
                 refs = parse_sqs_record(record)
             except InvalidEvent as exc:
@@ -223,6 +237,8 @@ class App:
         )
         m.add_metric(name="ObjectsCreated", unit=MetricUnit.Count, value=counts["ObjectsCreated"])
         m.add_metric(name="Skipped", unit=MetricUnit.Count, value=counts["Skipped"])
+        if counts["Deferred"]:
+            m.add_metric(name="Deferred", unit=MetricUnit.Count, value=counts["Deferred"])
         if counts["ThumbnailsDeleted"]:
             m.add_metric(
                 name="ThumbnailsDeleted", unit=MetricUnit.Count, value=counts["ThumbnailsDeleted"]

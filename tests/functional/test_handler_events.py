@@ -152,6 +152,24 @@ class TestFailures:
         assert result == {"batchItemFailures": [{"itemIdentifier": "message-2"}]}
         assert stack.thumbnails() == ["thumbnails/good_128x128.jpg", "thumbnails/good_64x64.jpg"]
 
+    def test_records_are_handed_back_when_time_runs_out(self, stack: Stack) -> None:
+        bodies = []
+        for name in ("a.jpg", "b.jpg", "c.jpg"):
+            bodies.append(s3_event("s3-object-created-put.json", name, **stack.upload(name)))
+
+        class Context:
+            aws_request_id = "req-t"
+
+            def get_remaining_time_in_millis(self) -> int:
+                return 3_000  # under the margin from the start
+
+        result = stack.app().handle(sqs_event(*bodies), Context())
+        # The first record is always processed; the rest come back for another invocation.
+        assert result == {
+            "batchItemFailures": [{"itemIdentifier": "message-1"}, {"itemIdentifier": "message-2"}]
+        }
+        assert stack.renderer.calls == 1
+
     def test_all_transient_batch_reports_every_record(self, stack: Stack) -> None:
         obj = stack.upload("slow.jpg")
         stack.failing["slow.jpg"] = "ServiceUnavailable"
