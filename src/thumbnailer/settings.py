@@ -1,8 +1,8 @@
 """The one typed, validated settings object of the function, built once per cold start.
 
 Every setting has exactly one environment variable, listed in :data:`VARIABLES` with its
-default and description; the README's settings table and the Terraform module's
-``environment`` block are generated from / checked against this list.
+default and description; the settings table in docs/lambda.md (``thumbnailer._docs``) and the
+Terraform module's ``environment`` block are generated from / checked against this list.
 """
 
 from __future__ import annotations
