@@ -55,13 +55,14 @@ logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 
 _BATCH_CODES = {True: "TemporaryFailure", False: "PermanentFailure"}
-# Stop starting new SQS records when less than this is left of the invocation's time.
-TIME_MARGIN_MS = 10_000
+# An SQS record is not started when the time left is under twice the slowest record so far
+# (and at least this floor): deferring it is cheap, being killed mid-batch is not.
+TIME_FLOOR_MS = 1_000
 
 
-def _out_of_time(context: Any) -> bool:
+def _out_of_time(context: Any, slowest_ms: float) -> bool:
     remaining = getattr(context, "get_remaining_time_in_millis", None)
-    return callable(remaining) and int(remaining()) < TIME_MARGIN_MS
+    return callable(remaining) and int(remaining()) < max(TIME_FLOOR_MS, 2 * slowest_ms)
 
 
 class Tally(Counter[str]):
@@ -120,9 +121,10 @@ class App:
         # utility: that module alone costs ~30 ms of cold start (it imports asyncio), a fifth of
         # boto3's import, for a dozen lines (see docs/performance.md).
         failures = []
+        slowest_ms = 0.0
         for index, record in enumerate(event["Records"]):
             message_id = str(record.get("messageId", ""))
-            if index and _out_of_time(context):
+            if index and _out_of_time(context, slowest_ms):
                 # Hand the rest back now rather than be killed mid-batch by the timeout.
                 failures.append({"itemIdentifier": message_id})
                 counts["Deferred"] += 1
@@ -133,8 +135,10 @@ class App:
                 # A malformed message never heals: log it and acknowledge it.
                 self._invalid(exc, counts, message_id=message_id)
                 continue
+            started = time.perf_counter()
             if any(o.retryable for o in self._run(refs, request_id, counts)):
                 failures.append({"itemIdentifier": message_id})
+            slowest_ms = max(slowest_ms, (time.perf_counter() - started) * 1000)
         return {"batchItemFailures": failures}
 
     def _direct(

@@ -160,15 +160,27 @@ class TestFailures:
         class Context:
             aws_request_id = "req-t"
 
-            def get_remaining_time_in_millis(self) -> int:
-                return 3_000  # under the margin from the start
+            def __init__(self) -> None:
+                self.remaining = [60_000, 60_000]
 
-        result = stack.app().handle(sqs_event(*bodies), Context())
+            def get_remaining_time_in_millis(self) -> int:
+                return self.remaining.pop(0)
+
+        context = Context()
+        assert stack.app().handle(sqs_event(*bodies), context) == {"batchItemFailures": []}
+        assert stack.renderer.calls == 3  # plenty of time: nothing deferred
+
+        bodies = [
+            s3_event("s3-object-created-put.json", name, **stack.upload(name, jpeg(color="red")))
+            for name in ("a.jpg", "b.jpg", "c.jpg")
+        ]
+        context.remaining = [900, 900]  # under the 1 s floor from the start
+        result = stack.app().handle(sqs_event(*bodies), context)
         # The first record is always processed; the rest come back for another invocation.
         assert result == {
             "batchItemFailures": [{"itemIdentifier": "message-1"}, {"itemIdentifier": "message-2"}]
         }
-        assert stack.renderer.calls == 1
+        assert stack.renderer.calls == 4
 
     def test_all_transient_batch_reports_every_record(self, stack: Stack) -> None:
         obj = stack.upload("slow.jpg")
