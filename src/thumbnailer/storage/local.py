@@ -139,11 +139,11 @@ class LocalStore:
         )
         for key in keys:
             if key.startswith(prefix):
-                stat = (base / key).stat()
+                info = self.head(bucket, key)  # the same ETag as head/get, sidecar or not
                 yield ObjectInfo(
                     bucket=bucket,
                     key=key,
-                    size=stat.st_size,
-                    etag=str(self._read_meta(self._paths(bucket, key)[1]).get("etag", "")),
-                    last_modified=datetime.fromtimestamp(stat.st_mtime, UTC),
+                    size=info.size,
+                    etag=info.etag,
+                    last_modified=info.last_modified,
                 )

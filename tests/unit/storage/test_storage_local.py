@@ -64,6 +64,14 @@ def test_list_in_key_order_with_prefix(store: LocalStore) -> None:
     assert list(store.list("empty-bucket")) == []
 
 
+def test_files_placed_by_hand_get_the_same_etag_everywhere(store: LocalStore) -> None:
+    (store.root / "bucket" / "hand").mkdir(parents=True)
+    (store.root / "bucket" / "hand" / "made.jpg").write_bytes(b"pixels")
+    (listed,) = store.list("bucket", "hand/")
+    assert listed.etag == store.head("bucket", "hand/made.jpg").etag
+    assert listed.etag == store.get("bucket", "hand/made.jpg").info.etag != ""
+
+
 @pytest.mark.parametrize(
     "key",
     [
