@@ -7,6 +7,7 @@ happened, with timings, and leaves retrying to the caller (``outcome.retryable``
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -419,6 +420,7 @@ class Pipeline:
                     dest, key, thumb.width, thumb.height, len(thumb.data), thumb.content_type
                 )
             )
+        self._clear_failure(ref)
         timings.put_ms = (self._clock() - start) * 1000
         return Outcome(
             ref,
@@ -428,6 +430,15 @@ class Pipeline:
             source_etag=info.etag or etag,
             timings=timings,
         )
+
+    def _clear_failure(self, ref: ObjectRef) -> None:
+        """Remove the failure marker of an earlier, broken version (S3 DELETEs are free)."""
+        marker = self.failure_marker_key(ref.key)
+        # Deleting needs the permission deletion sync grants; without it, markers stay.
+        if marker and self.settings.delete_sync:
+            # The thumbnails are written: a stale marker must not fail the object.
+            with contextlib.suppress(ThumbnailerError):
+                self.store.delete(self.settings.destination_bucket, marker)
 
     def _delete(self, ref: ObjectRef, timings: Timings) -> Outcome:
         reason = self.skip_reason(ref)

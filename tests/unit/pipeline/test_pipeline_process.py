@@ -9,7 +9,7 @@ from urllib.parse import unquote
 import pytest
 from pipeline_helpers import CountingStore, FakeRenderer, jpeg_bytes
 
-from thumbnailer.errors import CorruptImage, TransientError
+from thumbnailer.errors import AccessDenied, CorruptImage, TransientError
 from thumbnailer.events import Action, ObjectRef
 from thumbnailer.pipeline import META_MARKER, Pipeline, Status
 from thumbnailer.render.spec import OutputFormat, Size, ThumbnailSpec
@@ -222,6 +222,22 @@ class TestGuards:
         ref = upload(store, key)
         outcome = make(store, **changes).process(ref)
         assert (outcome.status is Status.CREATED) is processed
+
+
+class TestFailureMarkers:
+    def test_a_fixed_upload_clears_the_old_failure_marker(self, store: CountingStore) -> None:
+        store.inner.put(DST, f"failed/{KEY}.json", b"{}", content_type="application/json")
+        assert make(store).process(upload(store)).status is Status.CREATED
+        assert list(store.inner.list(DST, "failed/")) == []
+
+    def test_markers_stay_without_deletion_sync(self, store: CountingStore) -> None:
+        store.inner.put(DST, f"failed/{KEY}.json", b"{}", content_type="application/json")
+        make(store, delete_sync=False).process(upload(store))
+        assert len(list(store.inner.list(DST, "failed/"))) == 1
+
+    def test_a_refused_marker_delete_does_not_fail_the_object(self, store: CountingStore) -> None:
+        store.fail["delete"] = AccessDenied("no s3:DeleteObject on failed/*")
+        assert make(store).process(upload(store)).status is Status.CREATED
 
 
 class TestDelete:
