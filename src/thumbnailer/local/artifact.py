@@ -1,0 +1,222 @@
+"""The deployment artifact the local stack runs: built once per Python, cached, unzipped.
+
+``thumbnailer package`` builds ``function.zip`` and the dependency layer for the running
+interpreter's Python version on x86_64 (what this machine can execute). Both zips are passed to
+Terraform like a real deployment, and unzipped as Lambda lays them out: the function in a
+task folder (``/var/task``) and the layer's ``python/`` folder (``/opt/python``). A third
+folder stands in for what the Lambda Python runtime itself provides (boto3 and its
+dependencies), linked from this environment.
+
+When the packaging command is not available in this build, a fallback assembles the same
+layout from this environment's installed distributions (which, on Linux x86_64, are the same
+manylinux wheels); :func:`prepare` reports which one was used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.metadata as md
+import os
+import platform
+import re
+import shutil
+import sys
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from thumbnailer.errors import ConfigError
+
+__all__ = ["Artifact", "prepare", "runtime_tag"]
+
+# Provided by the Lambda Python runtime itself, so not in the layer.
+RUNTIME_DISTRIBUTIONS = (
+    "boto3",
+    "botocore",
+    "s3transfer",
+    "jmespath",
+    "python-dateutil",
+    "six",
+    "urllib3",
+)
+# The function's runtime dependencies (the package's extras), in the layer.
+LAYER_ROOTS = ("pillow", "pillow-heif", "pypdfium2", "av", "aws-lambda-powertools")
+_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """The zips Terraform deploys and the folders the runner's workers import from."""
+
+    function_zip: Path
+    layer_zip: Path
+    function_dir: Path
+    layer_dir: Path
+    runtime_dir: Path
+    built_by: str
+
+
+def runtime_tag() -> str:
+    """Lambda runtime name of the running interpreter, e.g. ``python3.11``."""
+    return f"python{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _distribution_closure(roots: tuple[str, ...], exclude: set[str]) -> list[md.Distribution]:
+    seen: dict[str, md.Distribution] = {}
+    todo = list(roots)
+    while todo:
+        name = _norm(todo.pop())
+        if name in seen or name in exclude:
+            continue
+        try:
+            dist = md.distribution(name)
+        except md.PackageNotFoundError:
+            continue
+        seen[name] = dist
+        for req in dist.requires or []:
+            if "extra ==" in req:
+                continue
+            match = re.match(r"\s*([A-Za-z0-9_.\-]+)", req)
+            if match:
+                todo.append(match.group(1))
+    return list(seen.values())
+
+
+def _copy_distributions(dists: list[md.Distribution], target: Path, link: bool) -> None:
+    target.mkdir(parents=True, exist_ok=True)
+    for dist in dists:
+        for file in dist.files or []:
+            parts = Path(str(file)).parts
+            if not parts or parts[0] in ("..", "bin") or "__pycache__" in parts:
+                continue
+            source = Path(str(dist.locate_file(file)))
+            top = target / parts[0]
+            if link:
+                # Link whole top-level entries: the runtime stand-in needs no copy.
+                if not top.exists() and not top.is_symlink():
+                    top.symlink_to(source.parents[len(parts) - 1] / parts[0])
+                continue
+            dest = target.joinpath(*parts)
+            if dest.exists() or not source.is_file():
+                continue
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, dest)
+
+
+def _zip_dir(folder: Path, zip_path: Path) -> None:
+    # Fixed timestamps and sorted order: the same inputs give the same bytes.
+    tmp = zip_path.with_suffix(".tmp")
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
+        for path in sorted(folder.rglob("*")):
+            if path.is_dir() or "__pycache__" in path.parts:
+                continue
+            info = zipfile.ZipInfo(path.relative_to(folder).as_posix(), _ZIP_TIME)
+            info.external_attr = (0o755 if os.access(path, os.X_OK) else 0o644) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, path.read_bytes())
+    tmp.replace(zip_path)
+
+
+def _package_source() -> Path:
+    import thumbnailer
+
+    return Path(thumbnailer.__file__).resolve().parent
+
+
+def _build_with_packager(out: Path) -> tuple[Path, Path] | None:
+    """Use ``thumbnailer package``'s library function when this build has it."""
+    try:
+        packaging = importlib.import_module("thumbnailer.packaging")
+    except ImportError:
+        return None
+    build = getattr(packaging, "build", None)
+    if build is None:
+        return None
+    result = build(
+        out_dir=out, python=f"{sys.version_info.major}.{sys.version_info.minor}", arch="x86_64"
+    )
+    function_zip = Path(getattr(result, "function_zip", out / "function.zip"))
+    layer_zip = Path(getattr(result, "layer_zip", ""))
+    if not layer_zip.is_file():
+        candidates = sorted(out.glob("layer*.zip"))
+        if not candidates:
+            return None
+        layer_zip = candidates[0]
+    return function_zip, layer_zip
+
+
+def _build_fallback(out: Path) -> tuple[Path, Path]:
+    staging = out / "staging"
+    if staging.exists():
+        shutil.rmtree(staging)
+    function_root = staging / "function"
+    shutil.copytree(
+        _package_source(),
+        function_root / "thumbnailer",
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+    )
+    exclude = {_norm(n) for n in RUNTIME_DISTRIBUTIONS}
+    _copy_distributions(
+        _distribution_closure(LAYER_ROOTS, exclude), staging / "layer" / "python", link=False
+    )
+    function_zip, layer_zip = out / "function.zip", out / f"layer-{runtime_tag()}-x86_64.zip"
+    _zip_dir(function_root, function_zip)
+    _zip_dir(staging / "layer", layer_zip)
+    shutil.rmtree(staging)
+    return function_zip, layer_zip
+
+
+def _cache_key() -> str:
+    digest = hashlib.sha256()
+    root = _package_source()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(path.read_bytes())
+    for name in LAYER_ROOTS:
+        try:
+            digest.update(f"{name}=={md.version(name)}".encode())
+        except md.PackageNotFoundError:
+            digest.update(name.encode())
+    digest.update(runtime_tag().encode())
+    return digest.hexdigest()[:16]
+
+
+def prepare(cache_dir: Path, unpack_dir: Path) -> Artifact:
+    """Build (or reuse) the artifact for this Python on x86_64 and unzip it into ``unpack_dir``."""
+    if platform.machine() not in ("x86_64", "AMD64"):
+        raise ConfigError("the local stack runs the x86_64 artifact; this machine is not x86_64")
+    out = cache_dir / f"artifact-{_cache_key()}"
+    marker = out / "built-by"
+    if not marker.is_file():
+        out.mkdir(parents=True, exist_ok=True)
+        built = _build_with_packager(out)
+        how = "thumbnailer package"
+        if built is None:
+            built = _build_fallback(out)
+            how = "installed distributions (packaging command unavailable)"
+        (out / "paths").write_text(f"{built[0]}\n{built[1]}\n")
+        marker.write_text(how + "\n")
+    function_zip, layer_zip = (Path(p) for p in (out / "paths").read_text().split())
+    function_dir, opt_dir, runtime_dir = (unpack_dir / n for n in ("task", "opt", "runtime"))
+    for folder in (function_dir, opt_dir, runtime_dir):
+        if folder.exists():
+            shutil.rmtree(folder)
+    with zipfile.ZipFile(function_zip) as archive:
+        archive.extractall(function_dir)
+    with zipfile.ZipFile(layer_zip) as archive:
+        archive.extractall(opt_dir)
+    # Lambda unzips layers to /opt and puts /opt/python on sys.path.
+    _copy_distributions(_distribution_closure(RUNTIME_DISTRIBUTIONS, set()), runtime_dir, link=True)
+    return Artifact(
+        function_zip=function_zip,
+        layer_zip=layer_zip,
+        function_dir=function_dir,
+        layer_dir=opt_dir / "python",
+        runtime_dir=runtime_dir,
+        built_by=marker.read_text().strip(),
+    )

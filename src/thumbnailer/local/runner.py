@@ -1,0 +1,560 @@
+"""The local runner: plays Lambda's part for a stack applied to the emulator.
+
+moto stores the function Terraform creates but cannot run its code (that needs Docker), so
+the runner does what AWS would:
+
+* ``eventbridge`` and ``sqs`` triggers — the event source mapping: long-polls the module's
+  queue, gathers up to ``batch_size`` messages within ``batch_window_seconds``, invokes the
+  handler with an SQS event and deletes only the messages not listed in
+  ``batchItemFailures``. A function error or timeout deletes nothing; the messages come back
+  after the queue's visibility timeout and the queue's own redrive policy moves them to the
+  dead-letter queue after ``maxReceiveCount`` receives (moto applies the redrive on receive).
+* ``direct`` trigger — S3's asynchronous invocation: moto accepts the bucket's Lambda
+  notification but cannot deliver it, so the runner watches the bucket listing (new keys,
+  changed ETags, removed keys) and invokes the handler with one S3 notification per change,
+  retrying a failed invocation twice (Lambda's default) and then sending Lambda's
+  on-failure record to the dead-letter queue. Changes between two listings are coalesced.
+
+Each invocation runs in a worker process started from the *built artifact* (see
+``_bootstrap.py``): a fresh process on a cold start, reused while warm, killed when an
+invocation overruns the function's timeout. The runner also stands in for CloudWatch's
+dead-letter-queue alarm, which moto stores but never evaluates: when the DLQ holds messages it
+sets the alarm to ``ALARM`` and publishes the alarm notification to the alarm's SNS actions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote_plus
+
+from thumbnailer.errors import ThumbnailerError
+from thumbnailer.local.state import StackInfo, read_json, write_json
+
+__all__ = ["Runner", "Worker", "WorkerFailed", "main"]
+
+BOOTSTRAP = Path(__file__).with_name("_bootstrap.py")
+HANDLER = "thumbnailer.aws_lambda.handler"
+_LAST_ERRORS = 20
+
+
+class WorkerFailed(ThumbnailerError):
+    """The worker process crashed, failed to start, or overran the function timeout."""
+
+    kind = "worker"
+    permanent = False
+
+
+@dataclass
+class Stats:
+    """Counters shown by ``thumbnailer local status``; saved to ``stats.json``."""
+
+    started: float = field(default_factory=time.time)
+    invocations: int = 0
+    function_errors: int = 0
+    timeouts: int = 0
+    cold_starts: int = 0
+    messages_received: int = 0
+    messages_deleted: int = 0
+    messages_failed: int = 0
+    on_failure_sent: int = 0
+    alarms_raised: int = 0
+    busy: int = 0
+    last_errors: deque[str] = field(default_factory=lambda: deque(maxlen=_LAST_ERRORS))
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready copy."""
+        data = dict(self.__dict__)
+        data["last_errors"] = list(self.last_errors)
+        return data
+
+
+class Worker:
+    """One Lambda execution environment: a process running the handler from the artifact."""
+
+    def __init__(self, info: StackInfo, env: dict[str, str], log: Path) -> None:
+        self.info = info
+        self.env = env
+        self.log = log
+        self.process: subprocess.Popen[bytes] | None = None
+        self._buffer = b""
+
+    @property
+    def pid(self) -> int | None:
+        """Pid of the running worker process."""
+        return self.process.pid if self.process and self.process.poll() is None else None
+
+    def _start(self, timeout: float) -> float:
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-I",
+                    "-S",
+                    "-P",
+                    str(BOOTSTRAP),
+                    self.info.function_dir,
+                    self.info.layer_dir,
+                    self.info.runtime_dir,
+                ],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                env=self.env,
+                cwd=self.info.function_dir,
+            )
+        self._buffer = b""
+        # Lambda gives init up to 10 s on its own clock; the local interpreter gets more slack.
+        hello = self._read(max(timeout, 30.0))
+        if not hello.get("ready"):
+            self.kill()
+            raise WorkerFailed(f"the handler failed to import: {hello.get('error', '')[-500:]}")
+        return float(hello.get("init_ms", 0.0))
+
+    def _read(self, timeout: float) -> dict[str, Any]:
+        assert self.process is not None and self.process.stdout is not None
+        fd = self.process.stdout.fileno()
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self._buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self.kill()
+                raise WorkerFailed(f"Task timed out after {timeout:.2f} seconds")
+            ready, _, _ = select.select([fd], [], [], remaining)
+            if ready:
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    code = self.process.wait()
+                    self.process = None
+                    raise WorkerFailed(f"the worker process exited (code {code}) mid-invocation")
+                self._buffer += chunk
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        value = json.loads(line)
+        return value if isinstance(value, dict) else {}
+
+    def invoke(self, event: dict[str, Any], timeout: float) -> tuple[dict[str, Any], bool]:
+        """Run the handler on ``event``; return (reply, cold start)."""
+        cold = self.pid is None
+        if cold:
+            self._start(timeout)
+        assert self.process is not None and self.process.stdin is not None
+        request = json.dumps({"event": event, "timeout": timeout}).encode() + b"\n"
+        try:
+            self.process.stdin.write(request)
+            self.process.stdin.flush()
+        except OSError as exc:
+            self.kill()
+            raise WorkerFailed(f"the worker process is gone: {exc}") from exc
+        return self._read(timeout), cold
+
+    def kill(self) -> None:
+        """Kill the worker (a timed-out Lambda environment is discarded, not reused)."""
+        process, self.process = self.process, None
+        if process is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        process.wait()
+
+
+def _sqs_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[str, Any]:
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": message.get("Attributes", {}),
+        "messageAttributes": {},
+        "md5OfBody": message.get("MD5OfBody", ""),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": region,
+    }
+
+
+def s3_notification(
+    name: str, bucket: str, region: str, key: str, size: int = 0, etag: str = ""
+) -> dict[str, Any]:
+    """An S3 event notification as S3 sends it to a function (key URL-encoded)."""
+    obj: dict[str, Any] = {"key": quote_plus(key), "sequencer": f"{time.time_ns():016X}"}
+    if name.startswith("ObjectCreated"):
+        obj.update(size=size, eTag=etag)
+    return {
+        "Records": [
+            {
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "awsRegion": region,
+                "eventTime": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+                "eventName": name,
+                "userIdentity": {"principalId": "local"},
+                "requestParameters": {"sourceIPAddress": "127.0.0.1"},
+                "responseElements": {},
+                "s3": {
+                    "s3SchemaVersion": "1.0",
+                    "configurationId": "local-runner",
+                    "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
+                    "object": obj,
+                },
+            }
+        ]
+    }
+
+
+class Runner:
+    """Polls the stack's trigger and invokes workers until stopped."""
+
+    def __init__(self, state_dir: Path, concurrency: int | None = None) -> None:
+        import boto3
+
+        self.state_dir = state_dir
+        self.info = StackInfo.load(state_dir)
+        self.concurrency = max(1, concurrency or self.info.concurrency)
+        kwargs = self.info.client_kwargs()
+        self.sqs = boto3.client("sqs", **kwargs)  # type: ignore[call-overload]
+        self.s3 = boto3.client("s3", **kwargs)  # type: ignore[call-overload]
+        self.cloudwatch = boto3.client("cloudwatch", **kwargs)  # type: ignore[call-overload]
+        self.sns = boto3.client("sns", **kwargs)  # type: ignore[call-overload]
+        self.stats = Stats()
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        out = self.info.outputs
+        self.timeout = float(out.get("function_timeout") or 10)
+        self.batch_size = int(out.get("batch_size") or 10)
+        self.window = float(out.get("batch_window_seconds") or 0)
+        self.queue_arn = str(out.get("queue_arn") or "")
+        self.workers: list[Worker] = []
+
+    # -- environment of the function ---------------------------------------------------
+    def worker_env(self) -> dict[str, str]:
+        """The function's environment plus what the Lambda runtime and the emulator add."""
+        out = self.info.outputs
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "LANG": "C.UTF-8",
+            "TZ": "UTC",
+            "_HANDLER": HANDLER,
+            "AWS_REGION": self.info.region,
+            "AWS_DEFAULT_REGION": self.info.region,
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_ENDPOINT_URL": self.info.endpoint,
+            "AWS_LAMBDA_FUNCTION_NAME": str(out.get("function_name") or "thumbnailer"),
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(out.get("function_memory_size") or 1024),
+            "AWS_LAMBDA_FUNCTION_TIMEOUT": str(int(self.timeout)),
+            "AWS_LAMBDA_LOG_GROUP_NAME": str(out.get("log_group_name") or ""),
+            "AWS_EXECUTION_ENV": "AWS_Lambda_local-runner",
+            "LAMBDA_TASK_ROOT": self.info.function_dir,
+            "THUMBNAILER_LOCAL_FUNCTION_ARN": str(out.get("function_arn") or ""),
+            **self.info.environment,
+        }
+        faults = os.environ.get("THUMBNAILER_LOCAL_FAULTS", "")
+        if faults:
+            env["THUMBNAILER_LOCAL_FAULTS"] = faults
+        return env
+
+    # -- bookkeeping ---------------------------------------------------------------------
+    def error(self, text: str) -> None:
+        """Record an error for ``status`` and the runner log."""
+        line = f"{time.strftime('%H:%M:%S')} {text}"
+        print(line, flush=True)
+        with self.lock:
+            self.stats.last_errors.append(line[:500])
+
+    def save(self) -> None:
+        """Write ``stats.json`` and the worker pids."""
+        with self.lock:
+            data = self.stats.as_dict()
+        data["pid"] = os.getpid()
+        data["worker_pids"] = [w.pid for w in self.workers if w.pid]
+        data["ready"] = True
+        write_json(self.state_dir / "stats.json", data)
+
+    def invoke(self, worker: Worker, event: dict[str, Any]) -> dict[str, Any] | None:
+        """Invoke and account; ``None`` on a function error or timeout."""
+        with self.lock:
+            self.stats.invocations += 1
+            self.stats.busy += 1
+        self.save()
+        try:
+            reply, cold = worker.invoke(event, self.timeout)
+        except WorkerFailed as exc:
+            with self.lock:
+                self.stats.timeouts += "timed out" in exc.message
+                self.stats.function_errors += "timed out" not in exc.message
+            self.error(f"invocation failed: {exc.message}")
+            return None
+        finally:
+            with self.lock:
+                self.stats.busy -= 1
+        with self.lock:
+            self.stats.cold_starts += cold
+        if not reply.get("ok"):
+            with self.lock:
+                self.stats.function_errors += 1
+            self.error(f"function error: {reply.get('error')}")
+            return None
+        result = reply.get("result")
+        return result if isinstance(result, dict) else {}
+
+    # -- event source mapping ------------------------------------------------------------
+    def collect_batch(self) -> list[dict[str, Any]]:
+        """Long-poll for a first message, then fill the batch until size or window."""
+        url = self.info.queue_url
+        assert url is not None
+        messages: list[dict[str, Any]] = []
+        first = time.monotonic()
+        while len(messages) < self.batch_size and not self.stop.is_set():
+            waited = time.monotonic() - first
+            if messages and waited >= self.window:
+                break
+            # Short long-polls so `down` is answered promptly.
+            wait = 1 if not messages else min(1, max(0, int(self.window - waited)))
+            reply = self.sqs.receive_message(
+                QueueUrl=url,
+                MaxNumberOfMessages=min(10, self.batch_size - len(messages)),
+                WaitTimeSeconds=wait,
+                AttributeNames=["All"],
+            )
+            got = reply.get("Messages", [])
+            if not messages:
+                first = time.monotonic()
+            messages += got
+            if not got and (not messages or wait == 0):
+                break
+        return messages
+
+    def poll_queue(self, worker: Worker) -> None:
+        """One poller of the event source mapping (Lambda runs several in parallel)."""
+        url = self.info.queue_url
+        assert url is not None
+        while not self.stop.is_set():
+            try:
+                messages = self.collect_batch()
+            except Exception as exc:  # the emulator going away must not kill the poller
+                self.error(f"receive failed: {exc}")
+                self.stop.wait(1)
+                continue
+            if not messages:
+                continue
+            with self.lock:
+                self.stats.messages_received += len(messages)
+            event = {
+                "Records": [_sqs_record(m, self.queue_arn, self.info.region) for m in messages]
+            }
+            result = self.invoke(worker, event)
+            if result is None:
+                continue  # nothing deleted: the batch comes back after the visibility timeout
+            failed = {
+                str(item.get("itemIdentifier"))
+                for item in result.get("batchItemFailures", [])
+                if isinstance(item, dict)
+            }
+            done = [m for m in messages if m["MessageId"] not in failed]
+            for start in range(0, len(done), 10):
+                chunk = done[start : start + 10]
+                try:
+                    self.sqs.delete_message_batch(
+                        QueueUrl=url,
+                        Entries=[
+                            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                            for i, m in enumerate(chunk)
+                        ],
+                    )
+                except Exception as exc:
+                    self.error(f"delete failed: {exc}")
+            with self.lock:
+                self.stats.messages_deleted += len(done)
+                self.stats.messages_failed += len(failed)
+            self.save()
+
+    # -- direct (S3 asynchronous invocation) ---------------------------------------------
+    def list_source(self) -> dict[str, tuple[str, int]]:
+        """``{key: (etag, size)}`` of every source object."""
+        found: dict[str, tuple[str, int]] = {}
+        paginator = self.s3.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.info.source_bucket):
+            for obj in page.get("Contents", []):
+                found[obj["Key"]] = (str(obj.get("ETag", "")).strip('"'), int(obj.get("Size", 0)))
+        return found
+
+    def watch_bucket(self, worker: Worker) -> None:
+        """Diff the source listing and deliver one S3 notification per change."""
+        snapshot_path = self.state_dir / "direct-snapshot.json"
+        known: dict[str, list[Any]] = read_json(snapshot_path)
+        if not snapshot_path.exists():
+            # Like S3, objects that existed before the trigger get no event (use backfill).
+            known = {k: list(v) for k, v in self.list_source().items()}
+            write_json(snapshot_path, known)
+        region, bucket = self.info.region, self.info.source_bucket
+        while not self.stop.is_set():
+            try:
+                current = self.list_source()
+            except Exception as exc:
+                self.error(f"listing failed: {exc}")
+                self.stop.wait(1)
+                continue
+            events: list[tuple[str, dict[str, Any]]] = []
+            for key, (etag, size) in current.items():
+                if key not in known or known[key][0] != etag:
+                    events.append(
+                        (key, s3_notification("ObjectCreated:Put", bucket, region, key, size, etag))
+                    )
+            for key in known.keys() - current.keys():
+                events.append((key, s3_notification("ObjectRemoved:Delete", bucket, region, key)))
+            for key, event in events:
+                if self.stop.is_set():
+                    break
+                self.deliver_async(worker, event)
+                if key in current:
+                    known[key] = list(current[key])
+                else:
+                    known.pop(key, None)
+                write_json(snapshot_path, known)
+            if not events:
+                self.stop.wait(0.5)
+
+    def deliver_async(self, worker: Worker, event: dict[str, Any]) -> None:
+        """Lambda's asynchronous invocation: two retries, then the on-failure destination."""
+        attempts = 3
+        for attempt in range(1, attempts + 1):
+            if self.invoke(worker, event) is not None:
+                return
+            if attempt < attempts and self.stop.wait(min(2.0, self.timeout)):
+                return
+        record = {
+            "version": "1.0",
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+            "requestContext": {
+                "requestId": str(uuid.uuid4()),
+                "functionArn": f"{self.info.outputs.get('function_arn')}:$LATEST",
+                "condition": "RetriesExhausted",
+                "approximateInvokeCount": attempts,
+            },
+            "requestPayload": event,
+            "responseContext": {"statusCode": 200, "functionError": "Unhandled"},
+        }
+        try:
+            self.sqs.send_message(QueueUrl=self.info.dlq_url, MessageBody=json.dumps(record))
+        except Exception as exc:
+            self.error(f"on-failure destination failed: {exc}")
+            return
+        with self.lock:
+            self.stats.on_failure_sent += 1
+
+    # -- CloudWatch stand-in -------------------------------------------------------------
+    def check_dlq_alarm(self) -> None:
+        """Raise the DLQ alarm (state + SNS notification) when the DLQ holds messages."""
+        try:
+            attrs = self.sqs.get_queue_attributes(
+                QueueUrl=self.info.dlq_url, AttributeNames=["ApproximateNumberOfMessages"]
+            )["Attributes"]
+            depth = int(attrs.get("ApproximateNumberOfMessages", "0"))
+            dlq_name = self.info.dlq_url.rsplit("/", 1)[-1]
+            alarms = self.cloudwatch.describe_alarms().get("MetricAlarms", [])
+        except Exception as exc:
+            self.error(f"alarm check failed: {exc}")
+            return
+        for alarm in alarms:
+            dims = {d["Name"]: d["Value"] for d in alarm.get("Dimensions", [])}
+            if dims.get("QueueName") != dlq_name:
+                continue
+            state = "ALARM" if depth > 0 else "OK"
+            if alarm.get("StateValue") == state:
+                continue
+            reason = f"Threshold Crossed: ApproximateNumberOfMessagesVisible = {depth}"
+            self.cloudwatch.set_alarm_state(
+                AlarmName=alarm["AlarmName"], StateValue=state, StateReason=reason
+            )
+            if state != "ALARM":
+                continue
+            message = {
+                "AlarmName": alarm["AlarmName"],
+                "AlarmDescription": alarm.get("AlarmDescription", ""),
+                "NewStateValue": "ALARM",
+                "NewStateReason": reason,
+                "StateChangeTime": time.strftime("%Y-%m-%dT%H:%M:%S.000+0000", time.gmtime()),
+                "Region": self.info.region,
+                "Trigger": {
+                    "MetricName": alarm.get("MetricName"),
+                    "Namespace": alarm.get("Namespace"),
+                    "Dimensions": alarm.get("Dimensions", []),
+                },
+            }
+            for arn in alarm.get("AlarmActions", []):
+                self.sns.publish(
+                    TopicArn=arn,
+                    Subject=f'ALARM: "{alarm["AlarmName"]}" in {self.info.region}'[:100],
+                    Message=json.dumps(message),
+                )
+            with self.lock:
+                self.stats.alarms_raised += 1
+
+    # -- main loop -----------------------------------------------------------------------
+    def run(self) -> None:
+        """Start the pollers and block until :attr:`stop` is set."""
+        env = self.worker_env()
+        trigger = self.info.trigger
+        # The direct trigger has one watcher; a queue has `concurrency` pollers.
+        count = 1 if trigger == "direct" else self.concurrency
+        self.workers = [Worker(self.info, env, self.state_dir / "worker.log") for _ in range(count)]
+        target = self.watch_bucket if trigger == "direct" else self.poll_queue
+        threads = [
+            threading.Thread(target=self._guard, args=(target, w), daemon=True)
+            for w in self.workers
+        ]
+        for thread in threads:
+            thread.start()
+        self.save()
+        while not self.stop.wait(2.0):
+            self.check_dlq_alarm()
+            self.save()
+        for thread in threads:
+            thread.join(timeout=self.timeout + 5)
+        for worker in self.workers:
+            worker.kill()
+        self.save()
+
+    def _guard(self, target: Any, worker: Worker) -> None:
+        while not self.stop.is_set():
+            try:
+                target(worker)
+            except Exception as exc:  # keep the stack alive; report and restart the loop
+                self.error(f"poller crashed: {type(exc).__name__}: {exc}")
+                self.stop.wait(1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the detached runner process (``python -m thumbnailer.local.runner``)."""
+    parser = argparse.ArgumentParser(prog="thumbnailer-local-runner")
+    parser.add_argument("--state-dir", type=Path, required=True)
+    parser.add_argument("--concurrency", type=int, default=0)
+    args = parser.parse_args(argv)
+    runner = Runner(args.state_dir, args.concurrency or None)
+
+    def stop(signum: int, frame: object) -> None:
+        runner.stop.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    write_json(args.state_dir / "runner.json", {"pid": os.getpid(), "pgid": os.getpgid(0)})
+    print(f"runner up: trigger={runner.info.trigger} concurrency={runner.concurrency}", flush=True)
+    runner.run()
+    print("runner stopped", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
