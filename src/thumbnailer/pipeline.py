@@ -344,17 +344,18 @@ class Pipeline:
         """Process one reference; never raises for a failing object (see ``Outcome.error``)."""
         started = self._clock()
         timings = Timings()
+        seen: dict[str, Any] = {}  # what was learnt about the source before a failure
         try:
             if ref.action is Action.DELETED:
                 outcome = self._delete(ref, timings)
             else:
-                outcome = self._create(ref, timings)
+                outcome = self._create(ref, timings, seen)
         except ThumbnailerError as exc:
-            outcome = Outcome(ref, Status.FAILED, error=exc, timings=timings)
+            outcome = self._failed(ref, exc, timings, seen)
         except Exception as exc:
             error = InternalError(f"{type(exc).__name__}: {exc}")
             error.__cause__ = exc
-            outcome = Outcome(ref, Status.FAILED, error=error, timings=timings)
+            outcome = self._failed(ref, error, timings, seen)
         timings.total_ms = (self._clock() - started) * 1000
         if self.reporter is not None:
             if outcome.permanent_failure:
@@ -363,7 +364,20 @@ class Pipeline:
                 self.reporter.created(outcome, request_id)
         return outcome
 
-    def _create(self, ref: ObjectRef, timings: Timings) -> Outcome:
+    @staticmethod
+    def _failed(
+        ref: ObjectRef, error: ThumbnailerError, timings: Timings, seen: dict[str, Any]
+    ) -> Outcome:
+        return Outcome(
+            ref,
+            Status.FAILED,
+            error=error,
+            source_bytes=seen.get("size"),
+            source_etag=seen.get("etag", ref.etag),
+            timings=timings,
+        )
+
+    def _create(self, ref: ObjectRef, timings: Timings, seen: dict[str, Any]) -> Outcome:
         reason = self.skip_reason(ref)
         if reason:
             return Outcome(ref, Status.SKIPPED, reason=reason, timings=timings)
@@ -374,6 +388,7 @@ class Pipeline:
             if META_MARKER in head.metadata:
                 return Outcome(ref, Status.SKIPPED, reason="written by thumbnailer")
             size, etag = head.size, head.etag
+        seen.update(size=size, etag=etag)
         if size > limit:
             raise TooLarge(f"{ref}: {size} bytes is over the {limit}-byte limit")
         if self._current_for(ref, etag):
@@ -386,6 +401,7 @@ class Pipeline:
         source = self.store.get(ref.bucket, ref.key)
         timings.get_ms = (self._clock() - start) * 1000
         info, data = source.info, source.data
+        seen.update(size=len(data), etag=info.etag or etag)
         if META_MARKER in info.metadata:
             return Outcome(ref, Status.SKIPPED, reason="written by thumbnailer", timings=timings)
         if len(data) > limit:

@@ -284,6 +284,12 @@ class TestFailures:
         assert outcome.as_log()["kind"] == "corrupt"
         assert store.calls["put"] == 0
 
+    def test_failures_know_the_source_version(self, store: CountingStore) -> None:
+        ref = upload(store)
+        renderer = FakeRenderer(error=CorruptImage("bad"))
+        outcome = make(store, renderer).process(replace(ref, etag=None, size=None))
+        assert (outcome.source_etag, outcome.source_bytes) == (ref.etag, ref.size)
+
     def test_storage_throttling_is_retryable(self, store: CountingStore) -> None:
         ref = upload(store)
         store.fail["get"] = TransientError("s3://photos/x: SlowDown")
