@@ -218,7 +218,7 @@ def _run_pool(
     work: Callable[[ObjectRef], Any],
     done: Callable[[ObjectRef, Future[Any]], None],
 ) -> None:
-    # Bounded submission: never more than 2×concurrency futures in memory.
+    # Bounded submission: never more than 2 x concurrency futures in memory.
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         pending: dict[Future[Any], ObjectRef] = {}
         iterator = iter(items)
