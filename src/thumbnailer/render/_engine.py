@@ -105,11 +105,6 @@ def _render(data: bytes, kind: Kind, spec: ThumbnailSpec, deadline: Deadline) ->
             target = _geometry.source_target(*upright, plans)
             if target is not None:
                 target = _geometry.oriented(*target, orientation)
-        if target is not None:  # relative to what was decoded, which may already be smaller
-            target = (
-                max(1, target[0] * decoded.width // width),
-                max(1, target[1] * decoded.height // height),
-            )
         working = _pixels.shrink_to_working_mode(decoded, target)
         del decoded  # when a copy was made, free the decoded pixels before resizing
         image = _pixels.orient(working, orientation)

@@ -46,10 +46,34 @@ class HeifSource:
                 return image
         return None
 
+    def _primary(self, target: tuple[int, int] | None) -> Image.Image:
+        """The primary image, box-reduced strip by strip when far above ``target``.
+
+        libheif hands over one decoded buffer; turning it into a Pillow image in one go would
+        hold a second full-size copy, so large reductions read it a strip of rows at a time.
+        """
+        width, height = self.size
+        factor = 1 if target is None else min(width // target[0], height // target[1])
+        mode = str(self.primary.mode)
+        if factor < 2 or mode not in ("RGB", "RGBA", "L"):
+            image: Image.Image = self.primary.to_pillow()
+            return image
+        pixels = memoryview(self.primary.data)
+        stride = int(self.primary.stride)
+        rows = factor * 16
+        result = Image.new(mode, (-(-width // factor), -(-height // factor)))
+        for top in range(0, height, rows):
+            count = min(rows, height - top)
+            chunk = pixels[top * stride : (top + count) * stride]
+            # Pillow reads any buffer here; its stubs only name bytes.
+            strip = Image.frombuffer(mode, (width, count), chunk, "raw", mode, stride, 1)  # type: ignore[arg-type]
+            result.paste(strip.reduce(factor), (0, top // factor))  # premultiplied if RGBA
+        return result
+
     def decode(self, target: tuple[int, int] | None) -> Image.Image:
         image = self._preview(target) if target is not None else None
         if image is None:
-            image = self.primary.to_pillow()
+            image = self._primary(target)
         icc = self.primary.info.get("icc_profile")
         image.info = {"icc_profile": icc} if icc else {}
         return image

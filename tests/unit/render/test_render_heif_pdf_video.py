@@ -9,10 +9,10 @@ from io import BytesIO
 
 import pytest
 from imaging_helpers import close, open_thumbnail, rgb_at
-from PIL import Image, ImageDraw
+from PIL import Image, ImageChops, ImageDraw, ImageStat
 
 from thumbnailer import CorruptImage, TooLarge, UnsupportedFormat, render, samples
-from thumbnailer.render.spec import Limits, Size, ThumbnailSpec
+from thumbnailer.render.spec import Limits, OutputFormat, Size, ThumbnailSpec
 
 
 def test_importing_and_rendering_a_jpeg_loads_no_optional_decoder() -> None:
@@ -60,6 +60,27 @@ def test_heic_rotation_is_applied() -> None:
     assert image.size == (128, 85)
     assert close(rgb_at(image, (10, 10)), (220, 20, 20), 40)
     assert close(rgb_at(image, (120, 80)), (128, 128, 128), 40)
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA"])
+def test_large_heic_matches_a_full_decode(mode: str) -> None:
+    import pillow_heif
+
+    source = samples.photo(1600, 1200, seed=21).convert(mode)
+    if mode == "RGBA":
+        source.putalpha(Image.linear_gradient("L").resize(source.size))
+    heif_file = pillow_heif.from_pillow(source)
+    buffer = BytesIO()
+    heif_file.save(buffer, quality=95)
+    data = buffer.getvalue()
+    full = pillow_heif.open_heif(data).to_pillow()
+    expected = full.resize((128, 96), Image.Resampling.LANCZOS)
+    spec = ThumbnailSpec(format=OutputFormat.PNG)
+    actual = open_thumbnail(render(data, spec)[0])
+    assert actual.size == expected.size
+    assert actual.mode == mode
+    difference = ImageChops.difference(actual, expected)
+    assert max(ImageStat.Stat(difference).mean) < 2
 
 
 def test_heic_sample_renders() -> None:
