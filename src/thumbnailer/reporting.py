@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -109,12 +110,14 @@ class Reporter:
         self.store = store
         self._factory = client_factory or (lambda service: _default_client(service, settings))
         self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()
         self._log = logger or _log
 
     def _client(self, service: str) -> Any:
-        if service not in self._clients:
-            self._clients[service] = self._factory(service)
-        return self._clients[service]
+        with self._lock:  # clients are built once, even when threads report at once
+            if service not in self._clients:
+                self._clients[service] = self._factory(service)
+            return self._clients[service]
 
     def _guard(self, channel: str, outcome: Outcome, action: Callable[[], None]) -> bool:
         try:

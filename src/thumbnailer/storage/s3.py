@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -102,14 +103,18 @@ class S3Store:
         # The default client is built on first use so importing and constructing stay cheap.
         self._client = client
         self._config = config or client_config()
+        self._lock = threading.Lock()
 
     @property
     def client(self) -> S3Client:
         """The boto3 S3 client (built once, on first use, unless one was injected)."""
         if self._client is None:
-            import boto3
+            # boto3's default session is not thread-safe: build the client once, under a lock.
+            with self._lock:
+                if self._client is None:
+                    import boto3
 
-            self._client = boto3.client("s3", config=self._config)
+                    self._client = boto3.client("s3", config=self._config)
         return self._client
 
     def head(self, bucket: str, key: str) -> ObjectInfo:
