@@ -81,3 +81,11 @@ def test_markdown_table_names_every_contender() -> None:
     for contender in CONTENDERS:
         assert any(f"| {contender} |" in row for row in rows), contender
     assert any("| PASS |" in row or "| MISS |" in row for row in rows)
+
+
+def test_candidate_paths_still_run() -> None:
+    proc = _bench("--json", "--candidates", "--only", "png12a,webp12,heic12")
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    results = json.loads(proc.stdout)["results"]
+    ran = {key.split("/", 1)[1] for key, cell in results.items() if cell["error"] is None}
+    assert {"pillow_best", "vips_pillow", "vips_shrink", "vips_hshrink", "heif_preview"} <= ran
