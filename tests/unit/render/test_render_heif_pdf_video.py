@@ -66,7 +66,12 @@ def test_heic_rotation_is_applied() -> None:
 def test_large_heic_matches_a_full_decode(mode: str) -> None:
     import pillow_heif
 
-    source = samples.photo(1600, 1200, seed=21).convert(mode)
+    ramp = Image.linear_gradient("L").resize((1024, 768))
+    source = Image.merge(
+        "RGB", (ramp, ramp.rotate(90).resize(ramp.size), ramp.point(lambda v: 255 - v))
+    )
+    ImageDraw.Draw(source).ellipse((300, 200, 700, 600), fill=(230, 40, 40))
+    source = source.convert(mode)
     if mode == "RGBA":
         source.putalpha(Image.linear_gradient("L").resize(source.size))
     heif_file = pillow_heif.from_pillow(source)
