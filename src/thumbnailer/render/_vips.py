@@ -25,12 +25,40 @@ pyvips.cache_set_max(0)
 _MODES = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
 
 
+def _late_png_orientation(data: bytes) -> int:
+    """Orientation from an eXIf chunk after the image data, which a header read misses.
+
+    Walks the chunk headers only (skipping their data), so it costs microseconds.
+    """
+    position = 8
+    while position + 8 <= len(data):
+        length = int.from_bytes(data[position : position + 4], "big")
+        kind = data[position + 4 : position + 8]
+        if kind == b"eXIf":
+            exif = Image.Exif()
+            try:
+                exif.load(data[position + 8 : position + 8 + length])
+            except Exception:  # a broken EXIF block must not fail the image: assume upright
+                return 1
+            value = exif.get(0x0112, 1)
+            return value if isinstance(value, int) and 1 <= value <= 8 else 1
+        if kind == b"IEND":
+            break
+        position += 12 + length
+    return 1
+
+
 class VipsSource(PillowSource):
     """A :class:`PillowSource` whose shrink-on-load decode is done by libvips."""
 
     def __init__(self, data: bytes, kind: Kind, budget: PixelBudget) -> None:
         super().__init__(data, kind, budget)
         self.data = data
+        self._late_orientation = 1
+
+    def orientation(self) -> int:
+        found = super().orientation()
+        return found if found != 1 else self._late_orientation
 
     def decode(self, target: tuple[int, int] | None) -> Image.Image:
         width, height = self.size
@@ -55,6 +83,8 @@ class VipsSource(PillowSource):
                 else:
                     image = image.shrink(factor, factor)
                 image = image.cast("uchar")
+        if self.kind is Kind.PNG and "exif" not in self.image.info:
+            self._late_orientation = _late_png_orientation(self.data)
         mode = _MODES.get(image.bands)
         if mode is None:
             raise ValueError(f"unexpected number of bands: {image.bands}")

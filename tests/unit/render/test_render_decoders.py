@@ -5,7 +5,12 @@ from __future__ import annotations
 from io import BytesIO
 
 import pytest
-from imaging_helpers import encode, open_thumbnail, rgb_profile_swapping_red_and_green
+from imaging_helpers import (
+    encode,
+    open_thumbnail,
+    png_chunk,
+    rgb_profile_swapping_red_and_green,
+)
 from PIL import Image, ImageChops, ImageDraw, ImageStat
 
 from thumbnailer import render, samples
@@ -165,3 +170,17 @@ def test_fine_detail_survives_every_shrinking_path(fmt: str, use_vips: bool) -> 
     contrast = ImageStat.Stat(actual.convert("L")).stddev[0]
     ideal_contrast = ImageStat.Stat(ideal.convert("L")).stddev[0]
     assert contrast > 0.95 * ideal_contrast  # not blurred by shrinking too far
+
+
+@pytest.mark.parametrize("use_vips", [True, False], ids=["vips", "pillow"])
+def test_png_orientation_after_the_pixel_data_is_applied(use_vips: bool) -> None:
+    upright = Image.new("RGB", (600, 400), (128, 128, 128))
+    ImageDraw.Draw(upright).rectangle((0, 0, 299, 199), fill=(220, 20, 20))
+    png = encode(upright.transpose(Image.Transpose.ROTATE_90), "PNG")
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    end = png.rindex(b"IEND") - 4
+    data = png[:end] + png_chunk(b"eXIf", exif.tobytes()) + png[end:]
+    [image] = _render(data, use_vips, ThumbnailSpec())
+    assert image.size == (128, 85)
+    assert image.convert("RGB").getpixel((5, 5)) == pytest.approx((220, 20, 20), abs=30)
