@@ -47,13 +47,25 @@ class TestShapes:
         assert head["CacheControl"] == "public, max-age=31536000, immutable"
         assert head["Metadata"]["source-etag"] == obj["etag"]
 
+    @pytest.mark.parametrize("shape", ["s3", "sqs-s3", "eventbridge", "sqs-eventbridge", "batch"])
     @pytest.mark.parametrize(
-        "key", ["plain.jpg", "with space.jpg", "c++ notes.jpg", "日本/写真.jpg"]
+        "key", ["plain.jpg", "with space.jpg", "c++ notes.jpg", "a%20b.jpg", "日本/写真.jpg"]
     )
-    def test_keys_with_spaces_plus_and_unicode(self, stack: Stack, key: str) -> None:
+    def test_keys_with_spaces_plus_and_unicode(self, stack: Stack, key: str, shape: str) -> None:
         obj = stack.upload(key)
-        result = stack.app().handle(s3_event("s3-object-created-put.json", key, **obj))
-        assert result["created"] == 1, result
+        event = {
+            "s3": lambda: s3_event("s3-object-created-put.json", key, **obj),
+            "sqs-s3": lambda: sqs_event(s3_event("s3-object-created-put.json", key, **obj)),
+            "eventbridge": lambda: eventbridge_event("eventbridge-object-created.json", key, **obj),
+            "sqs-eventbridge": lambda: sqs_event(
+                eventbridge_event("eventbridge-object-created.json", key, **obj)
+            ),
+            "batch": lambda: batch_event("2.0", key),
+        }[shape]()
+        result = stack.app().handle(event)
+        assert result.get("batchItemFailures", []) == []
+        assert result.get("failed", 0) == 0
+        assert stack.renderer.calls == 1
         stem = key.rsplit(".", 1)[0]
         assert stack.thumbnails() == [
             f"thumbnails/{stem}_128x128.jpg",
@@ -92,6 +104,23 @@ class TestShapes:
         result = app.handle(s3_event("s3-object-removed-delete.json", KEY))
         assert result["deleted"] == 1
         assert stack.thumbnails() == []
+
+    def test_sqs_wrapping_eventbridge_deleted(self, stack: Stack) -> None:
+        obj = stack.upload(KEY)
+        app = stack.app()
+        app.handle(sqs_event(eventbridge_event("eventbridge-object-created.json", KEY, **obj)))
+        stack.s3.delete_object(Bucket=SRC, Key=KEY)
+        body = eventbridge_event("eventbridge-object-deleted.json", KEY)
+        assert app.handle(sqs_event(body)) == {"batchItemFailures": []}
+        assert stack.thumbnails() == []
+
+    def test_versioned_source_records_its_version(self, stack: Stack) -> None:
+        stack.s3.put_bucket_versioning(Bucket=SRC, VersioningConfiguration={"Status": "Enabled"})
+        obj = stack.upload(KEY)
+        version = stack.s3.head_object(Bucket=SRC, Key=KEY)["VersionId"]
+        stack.app().handle(s3_event("s3-object-created-put.json", KEY, **obj))
+        head = stack.s3.head_object(Bucket=DST, Key=THUMBS[0])
+        assert head["Metadata"]["source-version"] == version
 
     def test_s3_test_event_is_skipped(self, stack: Stack) -> None:
         result = stack.app().handle(load("s3-test-event.json"))
