@@ -18,6 +18,7 @@ __all__ = [
     "has_alpha",
     "orient",
     "resize",
+    "shrink_to_working_mode",
     "to_working_mode",
 ]
 
@@ -109,7 +110,8 @@ def shrink_to_working_mode(image: Image.Image, target: tuple[int, int] | None) -
     The box average is what Pillow's own ``reducing_gap`` step does before its final filter.
     """
     in_place = image.mode in ("L", "RGB", "CMYK") and image.info.get("transparency") is None
-    if target is None or in_place:
+    # 32-bit and float images are scaled by their peak, which must be the whole image's.
+    if target is None or in_place or image.mode in ("I", "F"):
         # Nothing to copy: the resize step's own box reduction is as cheap as it gets.
         return to_working_mode(image)
     factor = min(image.width // max(1, target[0]), image.height // max(1, target[1]))
