@@ -55,6 +55,7 @@ logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 
 _BATCH_CODES = {True: "TemporaryFailure", False: "PermanentFailure"}
+_RESULT_MAX = 1024  # Batch Operations copies resultString into its completion report
 # An SQS record is not started when the time left is under twice the slowest record so far
 # (and at least this floor): deferring it is cheap, being killed mid-batch is not.
 TIME_FLOOR_MS = 1_000
@@ -103,7 +104,7 @@ class App:
             if kind is EventKind.TEST:
                 self.log.info("s3:TestEvent received; nothing to do", extra={"event": "test"})
                 counts["Skipped"] += 1
-                return self._summary([], counts)
+                return {"status": "skipped", "reason": "s3:TestEvent", "processed": 0}
             if kind in (EventKind.S3, EventKind.EVENTBRIDGE):
                 return self._direct(event, kind, request_id, counts)
             self.log.warning("unrecognised event ignored", extra={"event_keys": sorted(event)})
@@ -171,7 +172,9 @@ class App:
             else:
                 code = "Succeeded"
                 text = outcome.status.value + (f": {outcome.reason}" if outcome.reason else "")
-            results.append({"taskId": task.task_id, "resultCode": code, "resultString": text})
+            results.append(
+                {"taskId": task.task_id, "resultCode": code, "resultString": text[:_RESULT_MAX]}
+            )
         return {
             "invocationSchemaVersion": invocation.schema_version,
             "treatMissingKeysAs": "PermanentFailure",

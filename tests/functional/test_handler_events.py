@@ -124,7 +124,7 @@ class TestShapes:
 
     def test_s3_test_event_is_skipped(self, stack: Stack) -> None:
         result = stack.app().handle(load("s3-test-event.json"))
-        assert result["processed"] == 0 and result["status"] == "ok"
+        assert result == {"status": "skipped", "reason": "s3:TestEvent", "processed": 0}
         assert stack.renderer.calls == 0
 
     def test_test_event_inside_sqs_is_acknowledged(self, stack: Stack) -> None:
