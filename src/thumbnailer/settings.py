@@ -93,7 +93,7 @@ VARIABLES: tuple[Variable, ...] = (
         "THUMBNAILER_KEY_TEMPLATE",
         "{prefix}{stem}_{width}x{height}.{ext}",
         "Destination key template; fields: `prefix`, `key`, `stem`, `dir`, `name`, `width`, "
-        "`height`, `ext` (see the key template section).",
+        "`height`, `ext` (see Destination keys in docs/lambda.md).",
     ),
     Variable(
         "THUMBNAILER_CACHE_CONTROL",
