@@ -78,10 +78,12 @@ class VipsSource(PillowSource):
             factor = max(1, math.floor(min(width / target[0], height / target[1])))
             if factor > 1:
                 # A box average, like Pillow's reduce(); premultiplied so edges keep colour.
+                # Narrowing each row first (shrinkh) buffers rows factor times narrower than
+                # shrink(), which averages full-width rows first: half the peak for RGBA.
                 if image.hasalpha():
-                    image = image.premultiply().shrink(factor, factor).unpremultiply()
+                    image = image.premultiply().shrinkh(factor).shrinkv(factor).unpremultiply()
                 else:
-                    image = image.shrink(factor, factor)
+                    image = image.shrinkh(factor).shrinkv(factor)
                 image = image.cast("uchar")
         if self.kind is Kind.PNG and "exif" not in self.image.info:
             self._late_orientation = _late_png_orientation(self.data)
