@@ -15,6 +15,8 @@ __all__ = [
     "ConfigError",
     "CorruptImage",
     "EmptyInput",
+    "InternalError",
+    "InvalidEvent",
     "ObjectNotFound",
     "RenderTimeout",
     "ThumbnailerError",
@@ -98,4 +100,17 @@ class TransientError(ThumbnailerError):
     """A failure that may heal on retry: throttling, 5xx, timeouts, connection errors."""
 
     kind = "transient"
+    permanent = False
+
+
+class InvalidEvent(ThumbnailerError):
+    """An event (or SQS message body) that is not one of the accepted shapes; never retried."""
+
+    kind = "invalid_event"
+
+
+class InternalError(ThumbnailerError):
+    """An unexpected exception (a bug or an unmapped library error); retried, then dead-lettered."""
+
+    kind = "internal"
     permanent = False

@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 from urllib.parse import quote
 
-from thumbnailer.errors import ObjectNotFound, ThumbnailerError, TooLarge
+from thumbnailer.errors import InternalError, ObjectNotFound, ThumbnailerError, TooLarge
 from thumbnailer.events.types import Action, ObjectRef
 from thumbnailer.render.spec import EXTENSIONS, OutputFormat, Size, Thumbnail, ThumbnailSpec
 from thumbnailer.settings import Settings
@@ -58,13 +58,6 @@ class Status(StrEnum):
     SKIPPED = "skipped"
     DELETED = "deleted"
     FAILED = "failed"
-
-
-class InternalError(ThumbnailerError):
-    """An unexpected exception (a bug or an unmapped library error); retried, then dead-lettered."""
-
-    kind = "internal"
-    permanent = False
 
 
 @dataclass

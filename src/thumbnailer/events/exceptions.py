@@ -1,13 +1,5 @@
-"""Errors of event parsing."""
+"""Errors of event parsing (defined with the rest of the hierarchy in ``thumbnailer.errors``)."""
 
-from __future__ import annotations
-
-from thumbnailer.errors import ThumbnailerError
+from thumbnailer.errors import InvalidEvent
 
 __all__ = ["InvalidEvent"]
-
-
-class InvalidEvent(ThumbnailerError):
-    """An event (or SQS message body) that is not one of the accepted shapes; never retried."""
-
-    kind = "invalid_event"
