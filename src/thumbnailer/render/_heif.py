@@ -7,6 +7,7 @@ from PIL import Image
 
 from thumbnailer.errors import CorruptImage
 from thumbnailer.render._decode import PixelBudget
+from thumbnailer.render._pixels import reduce_buffer
 
 __all__ = ["HeifSource"]
 
@@ -59,16 +60,7 @@ class HeifSource:
             image: Image.Image = self.primary.to_pillow()
             return image
         pixels = memoryview(self.primary.data)
-        stride = int(self.primary.stride)
-        rows = factor * 16
-        result = Image.new(mode, (-(-width // factor), -(-height // factor)))
-        for top in range(0, height, rows):
-            count = min(rows, height - top)
-            chunk = pixels[top * stride : (top + count) * stride]
-            # Pillow reads any buffer here; its stubs only name bytes.
-            strip = Image.frombuffer(mode, (width, count), chunk, "raw", mode, stride, 1)  # type: ignore[arg-type]
-            result.paste(strip.reduce(factor), (0, top // factor))  # premultiplied if RGBA
-        return result
+        return reduce_buffer(pixels, mode, (width, height), int(self.primary.stride), factor)
 
     def decode(self, target: tuple[int, int] | None) -> Image.Image:
         image = self._preview(target) if target is not None else None

@@ -17,6 +17,7 @@ __all__ = [
     "compose",
     "has_alpha",
     "orient",
+    "reduce_buffer",
     "resize",
     "shrink_to_working_mode",
     "to_working_mode",
@@ -128,6 +129,26 @@ def shrink_to_working_mode(image: Image.Image, target: tuple[int, int] | None) -
             result.info = dict(small.info)
         result.paste(small, (0, top // factor))
     assert result is not None  # an image has at least one row
+    return result
+
+
+def reduce_buffer(
+    pixels: memoryview, mode: str, size: tuple[int, int], stride: int, factor: int
+) -> Image.Image:
+    """Box-reduce raw ``mode`` pixels (rows ``stride`` bytes apart) by ``factor``, in strips.
+
+    For decoders that hand over one full-size buffer (libheif, libavif): making a Pillow
+    image of it first would hold a second full-size copy. Alpha is premultiplied by reduce().
+    """
+    width, height = size
+    rows = factor * _STRIP_ROWS
+    result = Image.new(mode, (-(-width // factor), -(-height // factor)))
+    for top in range(0, height, rows):
+        count = min(rows, height - top)
+        chunk = pixels[top * stride : (top + count) * stride]
+        # Pillow reads any buffer here; its stubs only name bytes.
+        strip = Image.frombuffer(mode, (width, count), chunk, "raw", mode, stride, 1)  # type: ignore[arg-type]
+        result.paste(strip.reduce(factor), (0, top // factor))
     return result
 
 
