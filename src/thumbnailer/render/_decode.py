@@ -6,6 +6,7 @@ only when such an input arrives (their libraries are large and slow to import).
 
 from __future__ import annotations
 
+import threading
 import warnings
 from io import BytesIO
 from typing import Protocol
@@ -36,6 +37,9 @@ _PIL_FORMATS = {
     Kind.AVIF: "AVIF",
 }
 _ORIENTATION_TAG = 0x0112
+# warnings.catch_warnings() swaps process-wide state; renders on several threads (backfill)
+# must not interleave it, or one thread could restore filters inside another's open().
+_WARNINGS_LOCK = threading.Lock()
 
 
 class PixelBudget:
@@ -90,7 +94,7 @@ class PillowSource:
 
     def __init__(self, data: bytes, kind: Kind, budget: PixelBudget) -> None:
         self.kind = kind
-        with warnings.catch_warnings():
+        with _WARNINGS_LOCK, warnings.catch_warnings():
             # Our own pixel limit decides; Pillow's warning would only duplicate it.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             self.image = Image.open(BytesIO(data), formats=[_PIL_FORMATS[kind]])

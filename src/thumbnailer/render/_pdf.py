@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 
 import pypdfium2
 from PIL import Image
@@ -12,6 +13,10 @@ from thumbnailer.render._decode import PixelBudget
 
 __all__ = ["PdfSource"]
 
+# PDFium is not thread-safe and pypdfium2 adds no lock: every call into it holds this one
+# (backfill renders from several threads).
+_PDFIUM = threading.RLock()
+
 # A page's "natural" pixel size: 144 dpi, i.e. 2 pixels per PDF point (1/72 in).
 NATURAL_SCALE = 2.0
 
@@ -20,22 +25,30 @@ class PdfSource:
     """Renders page 1 only, at the smallest scale the thumbnails need (never at full size)."""
 
     def __init__(self, data: bytes, budget: PixelBudget) -> None:
+        with _PDFIUM:
+            self._open(data)
+        self.budget = budget
+
+    def _open(self, data: bytes) -> None:
         try:
             self.document = pypdfium2.PdfDocument(data)
         except pypdfium2.PdfiumError as exc:
             if "password" in str(exc).lower():
                 raise CorruptImage("the PDF is encrypted with a password") from exc
             raise CorruptImage(f"the PDF cannot be opened: {exc}") from exc
-        if len(self.document) < 1:
+        try:
+            if len(self.document) < 1:
+                raise CorruptImage("the PDF has no pages")
+            self.page = self.document[0]
+            points_w, points_h = self.page.get_size()
+            if not (points_w > 0 and points_h > 0):
+                raise CorruptImage("the first page of the PDF has no size")
+            self._points = (float(points_w), float(points_h))
+        except BaseException:
+            # Close here, under the lock: left to the garbage collector, PDFium would be
+            # called from whichever thread happens to collect it.
             self.document.close()
-            raise CorruptImage("the PDF has no pages")
-        self.page = self.document[0]
-        points_w, points_h = self.page.get_size()
-        if not (points_w > 0 and points_h > 0):
-            self.close()
-            raise CorruptImage("the first page of the PDF has no size")
-        self._points = (float(points_w), float(points_h))
-        self.budget = budget
+            raise
 
     @property
     def size(self) -> tuple[int, int]:
@@ -54,12 +67,15 @@ class PdfSource:
         width = math.ceil(self._points[0] * scale)
         height = math.ceil(self._points[1] * scale)
         self.budget.spend(width, height, "the rendered PDF page")
-        # White paper behind the page, as a viewer shows it.
-        bitmap = self.page.render(scale=scale, fill_color=(255, 255, 255, 255))
-        image: Image.Image = bitmap.to_pil().convert("RGB")
+        with _PDFIUM:
+            # White paper behind the page, as a viewer shows it.
+            bitmap = self.page.render(scale=scale, fill_color=(255, 255, 255, 255))
+            image: Image.Image = bitmap.to_pil().convert("RGB")
+            bitmap.close()
         image.info = {}
         return image
 
     def close(self) -> None:
-        self.page.close()
-        self.document.close()
+        with _PDFIUM:
+            self.page.close()
+            self.document.close()

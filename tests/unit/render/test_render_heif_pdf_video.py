@@ -216,3 +216,20 @@ def test_an_audio_only_file_is_unsupported() -> None:
             container.mux(packet)
     with pytest.raises(UnsupportedFormat, match="no video"):
         render(buffer.getvalue())
+
+
+def test_rendering_from_many_threads_gives_the_same_bytes() -> None:
+    # Backfill renders on a thread pool: PDFium needs a lock, warnings handling must not leak.
+    from concurrent.futures import ThreadPoolExecutor
+
+    inputs = [
+        samples.one_page_pdf(),
+        samples.transparent_png(),
+        samples.photo_jpeg(300, 200),
+        samples.webp(300, 200),
+        samples.heic(200, 150),
+    ] * 6
+    expected = [render(data)[0].data for data in inputs]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        actual = list(pool.map(lambda data: render(data)[0].data, inputs))
+    assert actual == expected
