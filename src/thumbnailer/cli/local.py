@@ -139,7 +139,8 @@ def _print_status(report: dict[str, Any]) -> None:
     print(f"thumbnails        {report['thumbnails']}")
     print(f"failures          {report['failure_count']}")
     for failure in report["failures"][-10:]:
-        source = failure.get("key") or failure.get("source") or failure["marker"]
+        source = failure.get("source")
+        source = source.get("key") if isinstance(source, dict) else failure["marker"]
         print(f"  {source}: {failure.get('kind', '?')}: {failure.get('message', '')}")
     if runner:
         print(

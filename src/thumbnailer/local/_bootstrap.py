@@ -45,22 +45,20 @@ class _Raw:
 
 
 def _install_faults(spec_text: str) -> None:
-    """Test hook: fail a share of S3 calls with 503 SlowDown, per HTTP attempt.
+    """Test hook: fail or slow down S3 calls, per HTTP attempt (so botocore retries see it).
 
-    ``THUMBNAILER_LOCAL_FAULTS`` is JSON: ``rate`` (0..1), ``match`` (substring of the URL
-    that must be present; "" for all), ``operations`` (S3 operation names; empty for all),
-    ``delay`` (seconds to sleep before matching calls, to widen a batch in flight) and
-    ``seed``. It is read only by this local worker, never by the function in AWS.
+    ``THUMBNAILER_LOCAL_FAULTS`` is a JSON rule or list of rules: ``match`` (substring the
+    request URL must contain; "" for all), ``operations`` (S3 operation names; empty for all),
+    ``rate`` (share of matching attempts answered ``503 SlowDown``), ``delay`` (seconds to
+    sleep first, to keep a batch in flight) and ``seed``. Only this local worker reads it;
+    the function deployed to AWS never does.
     """
     import botocore.awsrequest
     import botocore.session
 
-    spec = json.loads(spec_text)
-    rate = float(spec.get("rate", 0.0))
-    match = str(spec.get("match", ""))
-    operations = set(spec.get("operations") or [])
-    delay = float(spec.get("delay", 0.0))
-    rng = random.Random(spec.get("seed"))
+    loaded = json.loads(spec_text)
+    rules = loaded if isinstance(loaded, list) else [loaded]
+    rngs = [random.Random(rule.get("seed")) for rule in rules]
     body = (
         b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code>'
         b"<Message>injected fault</Message></Error>"
@@ -70,21 +68,23 @@ def _install_faults(spec_text: str) -> None:
         request, event_name = kwargs.get("request"), str(kwargs.get("event_name", ""))
         operation = event_name.rsplit(".", 1)[-1]
         url = str(getattr(request, "url", ""))
-        if operations and operation not in operations:
-            return None
-        if match and match not in url:
-            return None
-        if delay:
-            time.sleep(delay)
-        if rate and rng.random() < rate:
-            sys.stderr.write(f"injected fault: {operation} {url}\n")
-            return botocore.awsrequest.AWSResponse(url, 503, {}, _Raw(body))  # type: ignore[arg-type]
+        for rule, rng in zip(rules, rngs, strict=True):
+            operations = rule.get("operations") or []
+            if operations and operation not in operations:
+                continue
+            if rule.get("match", "") not in url:
+                continue
+            if rule.get("delay"):
+                time.sleep(float(rule["delay"]))
+            if rng.random() < float(rule.get("rate", 0.0)):
+                sys.stderr.write(f"injected fault: {operation} {url}\n")
+                return botocore.awsrequest.AWSResponse(url, 503, {}, _Raw(body))  # type: ignore[arg-type]
         return None
 
     original_init = botocore.session.Session.__init__
 
-    def init(self: botocore.session.Session, *args: object, **kwargs: object) -> None:
-        original_init(self, *args, **kwargs)  # type: ignore[arg-type]
+    def init(self: botocore.session.Session, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
         self.register("before-send.s3", before_send)
 
     botocore.session.Session.__init__ = init  # type: ignore[method-assign]

@@ -150,58 +150,81 @@ def _build_with_packager(out: Path) -> tuple[Path, Path] | None:
     return function_zip, layer_zip
 
 
-def _build_fallback(out: Path) -> tuple[Path, Path]:
-    staging = out / "staging"
+def _build_function(out: Path) -> Path:
+    staging = out / "function"
     if staging.exists():
         shutil.rmtree(staging)
-    function_root = staging / "function"
     shutil.copytree(
         _package_source(),
-        function_root / "thumbnailer",
+        staging / "thumbnailer",
         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
     )
-    exclude = {_norm(n) for n in RUNTIME_DISTRIBUTIONS}
-    _copy_distributions(
-        _distribution_closure(LAYER_ROOTS, exclude), staging / "layer" / "python", link=False
-    )
-    function_zip, layer_zip = out / "function.zip", out / f"layer-{runtime_tag()}-x86_64.zip"
-    _zip_dir(function_root, function_zip)
-    _zip_dir(staging / "layer", layer_zip)
+    function_zip = out / "function.zip"
+    _zip_dir(staging, function_zip)
     shutil.rmtree(staging)
-    return function_zip, layer_zip
+    return function_zip
 
 
-def _cache_key() -> str:
+def _build_layer(out: Path) -> Path:
+    staging = out / "layer"
+    if staging.exists():
+        shutil.rmtree(staging)
+    exclude = {_norm(n) for n in RUNTIME_DISTRIBUTIONS}
+    _copy_distributions(_distribution_closure(LAYER_ROOTS, exclude), staging / "python", link=False)
+    layer_zip = out / f"layer-{runtime_tag()}-x86_64.zip"
+    _zip_dir(staging, layer_zip)
+    shutil.rmtree(staging)
+    return layer_zip
+
+
+def _source_key() -> str:
     digest = hashlib.sha256()
     root = _package_source()
     for path in sorted(root.rglob("*.py")):
         digest.update(path.relative_to(root).as_posix().encode())
         digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _dependency_key() -> str:
+    digest = hashlib.sha256(runtime_tag().encode())
     for name in LAYER_ROOTS:
         try:
             digest.update(f"{name}=={md.version(name)}".encode())
         except md.PackageNotFoundError:
             digest.update(name.encode())
-    digest.update(runtime_tag().encode())
     return digest.hexdigest()[:16]
+
+
+def _build(cache_dir: Path) -> tuple[Path, Path, str]:
+    """(function zip, layer zip, how they were built), cached."""
+    out = cache_dir / f"artifact-{_source_key()}-{_dependency_key()}"
+    if (out / "paths").is_file():
+        function_zip, layer_zip, how = (out / "paths").read_text().splitlines()[:3]
+        if Path(function_zip).is_file() and Path(layer_zip).is_file():
+            return Path(function_zip), Path(layer_zip), how
+    out.mkdir(parents=True, exist_ok=True)
+    built = _build_with_packager(out)
+    if built is not None:
+        function, layer, how = built[0], built[1], "thumbnailer package"
+    else:
+        # The layer depends only on the locked dependencies: share it across code changes.
+        layer_dir = cache_dir / f"layer-{_dependency_key()}"
+        layer_dir.mkdir(parents=True, exist_ok=True)
+        layer = layer_dir / f"layer-{runtime_tag()}-x86_64.zip"
+        if not layer.is_file():
+            layer = _build_layer(layer_dir)
+        function = _build_function(out)
+        how = "installed distributions (the packaging command is not in this build)"
+    (out / "paths").write_text(f"{function}\n{layer}\n{how}\n")
+    return function, layer, how
 
 
 def prepare(cache_dir: Path, unpack_dir: Path) -> Artifact:
     """Build (or reuse) the artifact for this Python on x86_64 and unzip it into ``unpack_dir``."""
     if platform.machine() not in ("x86_64", "AMD64"):
         raise ConfigError("the local stack runs the x86_64 artifact; this machine is not x86_64")
-    out = cache_dir / f"artifact-{_cache_key()}"
-    marker = out / "built-by"
-    if not marker.is_file():
-        out.mkdir(parents=True, exist_ok=True)
-        built = _build_with_packager(out)
-        how = "thumbnailer package"
-        if built is None:
-            built = _build_fallback(out)
-            how = "installed distributions (packaging command unavailable)"
-        (out / "paths").write_text(f"{built[0]}\n{built[1]}\n")
-        marker.write_text(how + "\n")
-    function_zip, layer_zip = (Path(p) for p in (out / "paths").read_text().split())
+    function_zip, layer_zip, how = _build(cache_dir)
     function_dir, opt_dir, runtime_dir = (unpack_dir / n for n in ("task", "opt", "runtime"))
     for folder in (function_dir, opt_dir, runtime_dir):
         if folder.exists():
@@ -218,5 +241,5 @@ def prepare(cache_dir: Path, unpack_dir: Path) -> Artifact:
         function_dir=function_dir,
         layer_dir=opt_dir / "python",
         runtime_dir=runtime_dir,
-        built_by=marker.read_text().strip(),
+        built_by=how,
     )
