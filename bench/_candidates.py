@@ -6,6 +6,9 @@ primary image. The candidates, each a 128 px JPEG q85 like the other contenders:
 
 - ``pillow_best``: Pillow used well: ``thumbnail()`` straight on the opened image (``draft``
   for JPEG, ``reduce`` before the resampling filter), then convert and save.
+- ``draft_gap3`` / ``draft_gap15`` (JPEG): the engine's JPEG path without its colour and
+  orientation steps: ``draft`` to 2x the box, LANCZOS to the box with Pillow's
+  ``reducing_gap`` at 3.0 (LANCZOS over the whole draft) or 1.5 (``reduce(2)`` first), encode.
 - ``vips_pillow``: libvips decodes with shrink-on-load and streams (``thumbnail_source``,
   one thread), hands the small sRGB image to Pillow, which encodes: the shape libvips would
   have behind the engine's interface (Pillow keeps the encoders and the output rules).
@@ -65,6 +68,21 @@ def _vips_pillow() -> Run:
             flat.paste(small, mask=small.getchannel("A"))
             small = flat
         small.convert("RGB").save(io.BytesIO(), "JPEG", quality=QUALITY)
+        return small.size
+
+    return run
+
+
+def _draft_resize(reducing_gap: float) -> Run:
+    """JPEG the engine's way, bare: ``draft`` to 2x the box, LANCZOS to the box, encode."""
+    from PIL import Image
+
+    def run(data: bytes) -> tuple[int, int]:
+        with Image.open(io.BytesIO(data)) as im:
+            im.draft("RGB", _target(*im.size))
+            im.load()
+            small = im.resize(_fit(im.size), Image.Resampling.LANCZOS, reducing_gap=reducing_gap)
+        small.save(io.BytesIO(), "JPEG", quality=QUALITY)
         return small.size
 
     return run
@@ -166,6 +184,20 @@ for _c in [
         "Pillow thumbnail()",
         frozenset({"jpeg", "png", "webp", "heic"}),
         _pillow_best,
+        candidate=True,
+    ),
+    Contender(
+        "draft_gap3",
+        "draft + LANCZOS, reducing_gap 3.0",
+        frozenset({"jpeg"}),
+        lambda: _draft_resize(3.0),
+        candidate=True,
+    ),
+    Contender(
+        "draft_gap15",
+        "draft + LANCZOS, reducing_gap 1.5",
+        frozenset({"jpeg"}),
+        lambda: _draft_resize(1.5),
         candidate=True,
     ),
     Contender(
