@@ -8,10 +8,9 @@ import sys
 from typing import Any
 
 import pytest
+from e2e_support import FAULTS, Stack, image_bytes, wait_for
 
 from thumbnailer.local import stack as stack_module
-
-from .conftest import FAULTS, Stack, image_bytes, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -43,11 +42,7 @@ def old_objects(local_stack: Stack) -> dict[str, str]:
     wait_for(lambda: local_stack.depth(local_stack.info.queue_url) == 0, 30, "the purge")
     stack_module.start_runner(
         local_stack.state_dir,
-        {
-            "THUMBNAILER_LOCAL_FAULTS": json.dumps(
-                __import__("tests.e2e.conftest", fromlist=["FAULTS"]).FAULTS
-            )
-        },
+        {"THUMBNAILER_LOCAL_FAULTS": json.dumps(FAULTS)},
     )
     return keys
 

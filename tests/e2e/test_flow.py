@@ -10,10 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from e2e_support import FUNCTION_TIMEOUT, MAX_RECEIVE_COUNT, Stack, image_bytes, wait_for
 
 from thumbnailer.samples import sample_inputs
-
-from .conftest import FUNCTION_TIMEOUT, MAX_RECEIVE_COUNT, Stack, image_bytes, wait_for
 
 pytestmark = pytest.mark.e2e
 

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from .conftest import Stack
-from .test_trigger_sqs import check_trigger
+from e2e_support import Stack, check_trigger
 
 pytestmark = pytest.mark.e2e
 TRIGGER = "direct"

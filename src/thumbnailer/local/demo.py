@@ -172,25 +172,22 @@ def _collect(
         source = out / "sources" / result.name
         if result.failure is not None:
             kind = result.failure.get("kind", "?")
+            message = str(result.failure.get("message", ""))
             subjects = [
                 str(n.get("Subject", ""))
                 for n in notifications
                 if result.name in str(n.get("Subject", ""))
             ]
             note = f"SNS: {subjects[0]}" if subjects else "no SNS notification seen"
-            rows.append(
-                (
-                    result.name,
-                    f"FAILED {kind}: {result.failure.get('message', '')}; {note}",
-                    f"{result.failure_seen:.1f} s" if result.failure_seen else "",
-                )
-            )
+            seen = f"{result.failure_seen:.1f} s" if result.failure_seen else ""
+            told = "SNS notification sent" if subjects else "no SNS notification seen"
+            rows.append((result.name, f"FAILED {kind} ({told})", seen))
             entries.append(
                 GalleryEntry(
                     result.name,
                     source,
                     [],
-                    error=f"{kind}: {result.failure.get('message', '')}",
+                    error=f"{kind}: {message}",
                     note=note,
                 )
             )

@@ -138,6 +138,7 @@ class Worker:
                 chunk = os.read(fd, 65536)
                 if not chunk:
                     code = self.process.wait()
+                    _close(self.process)
                     self.process = None
                     raise WorkerFailed(f"the worker process exited (code {code}) mid-invocation")
                 self._buffer += chunk
@@ -168,6 +169,14 @@ class Worker:
         with contextlib.suppress(ProcessLookupError):
             process.kill()
         process.wait()
+        _close(process)
+
+
+def _close(process: subprocess.Popen[bytes]) -> None:
+    for pipe in (process.stdin, process.stdout):
+        if pipe is not None:
+            with contextlib.suppress(OSError):
+                pipe.close()
 
 
 def _sqs_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[str, Any]:
