@@ -32,6 +32,9 @@ from thumbnailer.local.state import (
 __all__ = ["UpOptions", "down", "infra_root", "status", "up"]
 
 TRIGGERS = ("eventbridge", "sqs", "direct")
+# Handles of the detached processes this interpreter started: they must outlive the call that
+# started them (a collected Popen of a running child warns), and `down` reaps them.
+_DETACHED: list[object] = []
 
 
 def infra_root() -> Path:
@@ -168,6 +171,7 @@ def up(options: UpOptions) -> StackInfo:
     server = MotoServer(port=options.port, state_dir=state_dir)
     with _emulator_patches(state_dir):
         endpoint = server.start(detach=True)
+    _DETACHED.append(server)
     _log(f"moto server on {endpoint}")
     try:
         tf = _terraform(state_dir)
@@ -217,6 +221,7 @@ def start_runner(state_dir: Path, extra_env: Mapping[str, str] | None = None) ->
             env=env,
             start_new_session=True,
         )
+    _DETACHED.append(process)
     deadline = time.monotonic() + 30
     while not read_json(state_dir / "stats.json").get("ready"):
         if process.poll() is not None:

@@ -57,7 +57,7 @@ def write_json(path: Path, value: dict[str, Any]) -> None:
 
 
 def alive(pid: int) -> bool:
-    """Whether process ``pid`` exists (a zombie child of ours is reaped and counts as gone)."""
+    """Whether process ``pid`` is running (a zombie counts as gone; one of ours is reaped)."""
     if pid <= 0:
         return False
     with contextlib.suppress(ChildProcessError, OSError):
@@ -70,7 +70,12 @@ def alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    # A zombie (exited, not yet reaped by its parent) still answers signal 0.
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state != "Z"
 
 
 def kill_group(pgid: int, timeout: float = 10.0) -> bool:
