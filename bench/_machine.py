@@ -35,11 +35,14 @@ def _mem_total_gib() -> float | None:
 
 
 def _engine_version() -> str:
-    """The commit the engine was measured at, marked when its sources differ from it."""
+    """The last commit that changed the engine, marked when its sources differ from it."""
     root = Path(__file__).resolve().parent.parent
     try:
         commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True
+            ["git", "log", "-1", "--format=%h", "--", "src/thumbnailer/render"],
+            cwd=root,
+            capture_output=True,
+            text=True,
         ).stdout.strip()
         dirty = subprocess.run(
             ["git", "status", "--porcelain", "src/thumbnailer/render"],
