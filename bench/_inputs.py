@@ -18,7 +18,7 @@ import random
 import struct
 import sys
 import zlib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from PIL import Image, ImageChops, ImageDraw, ImageFilter
@@ -43,6 +43,7 @@ class InputKind:
     height: int
     mode: str = "RGB"  # RGB, RGBA, or RGB16 (16 bits per sample PNG)
     progressive: bool = False
+    preview: bool = True  # HEIC: embeds a 320 px preview, as phones do
 
     @property
     def megapixels(self) -> float:
@@ -70,6 +71,8 @@ def kinds(quick: bool = False) -> list[InputKind]:
         InputKind("png12a", "RGBA PNG 12 MP", "png", 4000, 3000, mode="RGBA"),
         InputKind("webp12", "WebP 12 MP", "webp", 4000, 3000),
         InputKind("heic12", "HEIC 12 MP", "heic", 4000, 3000),
+        # Without a preview (an export, an edit): the engine must fall back to the full decode.
+        InputKind("heic12np", "HEIC 12 MP, no preview", "heic", 4000, 3000, preview=False),
         InputKind("png12x16", "16-bit PNG 12 MP", "png", 4000, 3000, mode="RGB16"),
         # At the default pixel limit (50 MP): "any accepted input" must stay under 256 MB.
         InputKind("webp50", "WebP 50 MP (limit)", "webp", 8160, 6120),
@@ -84,9 +87,8 @@ def _resized(kind: InputKind, width: int, height: int, tag: str) -> InputKind:
     label = kind.label.split(" (")[0]
     for mp in ("12 MP", "24 MP", "50 MP"):
         label = label.replace(mp, "")
-    label = f"{label.strip()} ({tag})"
-    name = f"{kind.name}_{tag}"
-    return InputKind(name, label, kind.fmt, width, height, kind.mode, kind.progressive)
+    label = f"{label.strip().rstrip(',')} ({tag})".replace(" ,", ",")
+    return replace(kind, name=f"{kind.name}_{tag}", label=label, width=width, height=height)
 
 
 def _seed(kind: InputKind) -> int:
@@ -165,7 +167,8 @@ def encode(kind: InputKind, img: Image.Image, seed: int) -> bytes:
     elif kind.fmt == "heic":
         import pillow_heif
 
-        pillow_heif.from_pillow(img).save(out, quality=70, thumbnails=[HEIC_PREVIEW_SIDE])
+        previews = [HEIC_PREVIEW_SIDE] if kind.preview else []
+        pillow_heif.from_pillow(img).save(out, quality=70, thumbnails=previews)
     else:  # pragma: no cover - a typo in kinds()
         raise ValueError(f"unknown format {kind.fmt}")
     return out.getvalue()
