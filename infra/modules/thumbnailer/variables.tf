@@ -1,0 +1,591 @@
+################################################################################
+# Naming and buckets
+################################################################################
+
+variable "name" {
+  description = "Name of the function and prefix of every resource the module creates."
+  type        = string
+  default     = "thumbnailer"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_-]{1,48}$", var.name))
+    error_message = "name must be 1-48 characters: letters, digits, '-' or '_' (longer names would overflow queue and role names)."
+  }
+}
+
+variable "source_bucket" {
+  description = "Name of the bucket whose uploads get thumbnails."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.source_bucket)) && !can(regex("\\.\\.", var.source_bucket))
+    error_message = "source_bucket must be a valid S3 bucket name (3-63 lowercase letters, digits, '.' or '-')."
+  }
+}
+
+variable "destination_bucket" {
+  description = "Name of the bucket the thumbnails are written to; may equal source_bucket only when include_prefixes keep the trigger away from prefix and failure_prefix."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.destination_bucket)) && !can(regex("\\.\\.", var.destination_bucket))
+    error_message = "destination_bucket must be a valid S3 bucket name (3-63 lowercase letters, digits, '.' or '-')."
+  }
+}
+
+variable "create_source_bucket" {
+  description = "Create the source bucket (hardened); false to use an existing bucket of that name."
+  type        = bool
+  default     = true
+}
+
+variable "create_destination_bucket" {
+  description = "Create the destination bucket (hardened); false to use an existing bucket of that name. Ignored when it is the source bucket."
+  type        = bool
+  default     = true
+}
+
+variable "bucket_force_destroy" {
+  description = "Let `terraform destroy` delete created buckets that still hold objects."
+  type        = bool
+  default     = false
+}
+
+variable "bucket_versioning" {
+  description = "Enable versioning on the buckets the module creates."
+  type        = bool
+  default     = false
+}
+
+variable "abort_incomplete_upload_days" {
+  description = "Days after which incomplete multipart uploads in created buckets are aborted (null: no such lifecycle rule)."
+  type        = number
+  default     = 7
+
+  validation {
+    condition     = var.abort_incomplete_upload_days == null || try(var.abort_incomplete_upload_days >= 1, false)
+    error_message = "abort_incomplete_upload_days must be at least 1, or null."
+  }
+}
+
+variable "noncurrent_version_expiration_days" {
+  description = "Days after which noncurrent object versions in created buckets expire (null: keep them). Only useful with bucket_versioning."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.noncurrent_version_expiration_days == null || try(var.noncurrent_version_expiration_days >= 1, false)
+    error_message = "noncurrent_version_expiration_days must be at least 1, or null."
+  }
+}
+
+variable "failure_marker_expiration_days" {
+  description = "Days after which failure markers in a created destination bucket expire (null: keep them)."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.failure_marker_expiration_days == null || try(var.failure_marker_expiration_days >= 1, false)
+    error_message = "failure_marker_expiration_days must be at least 1, or null."
+  }
+}
+
+################################################################################
+# Thumbnail settings (THUMBNAILER_* environment variables of the function)
+################################################################################
+
+variable "sizes" {
+  description = "Boxes to render, `WxH`, each side 1..10000, no repeats."
+  type        = list(string)
+  default     = ["128x128"]
+
+  validation {
+    condition = length(var.sizes) > 0 && length(distinct(var.sizes)) == length(var.sizes) && alltrue([
+      for s in var.sizes : can(regex("^[0-9]+x[0-9]+$", s)) && alltrue([
+        for side in split("x", s) : tonumber(side) >= 1 && tonumber(side) <= 10000
+      ])
+    ])
+    error_message = "sizes must be one or more distinct WIDTHxHEIGHT boxes, e.g. [\"128x128\", \"512x512\"], each side 1..10000."
+  }
+}
+
+variable "fit" {
+  description = "`fit` (inside the box, no upscaling), `cover` (centre crop) or `pad` (letterbox)."
+  type        = string
+  default     = "fit"
+
+  validation {
+    condition     = contains(["fit", "cover", "pad"], var.fit)
+    error_message = "fit must be one of fit, cover, pad."
+  }
+}
+
+variable "format" {
+  description = "`auto` (JPEG, or PNG with transparency), `jpeg`, `png`, `webp` or `avif`."
+  type        = string
+  default     = "auto"
+
+  validation {
+    condition     = contains(["auto", "jpeg", "png", "webp", "avif"], var.format)
+    error_message = "format must be one of auto, jpeg, png, webp, avif."
+  }
+}
+
+variable "quality" {
+  description = "Encoder quality 1..100 (JPEG, WebP, AVIF)."
+  type        = number
+  default     = 85
+
+  validation {
+    condition     = var.quality >= 1 && var.quality <= 100 && floor(var.quality) == var.quality
+    error_message = "quality must be an integer 1..100."
+  }
+}
+
+variable "background" {
+  description = "Colour transparency is flattened onto for JPEG, and the `pad` colour: `#rrggbb`, `white` or `black`."
+  type        = string
+  default     = "#ffffff"
+
+  validation {
+    condition     = can(regex("^(#?[0-9a-fA-F]{6}|white|black)$", var.background))
+    error_message = "background must be #rrggbb, white or black."
+  }
+}
+
+variable "prefix" {
+  description = "Key prefix of every thumbnail; objects under it are never processed."
+  type        = string
+  default     = "thumbnails/"
+
+  validation {
+    condition     = trimsuffix(var.prefix, "/") != "" && endswith(var.prefix, "/") && !startswith(var.prefix, "/")
+    error_message = "prefix must be a non-empty key prefix ending in '/', e.g. thumbnails/."
+  }
+}
+
+variable "key_template" {
+  description = "Destination key template; fields: `prefix`, `key`, `stem`, `dir`, `name`, `width`, `height`, `ext`. Must start with {prefix}."
+  type        = string
+  default     = "{prefix}{stem}_{width}x{height}.{ext}"
+
+  validation {
+    condition     = startswith(var.key_template, "{prefix}") && length(regexall("\\{(stem|key|name)\\}", var.key_template)) > 0
+    error_message = "key_template must start with {prefix} and contain {stem}, {key} or {name}."
+  }
+}
+
+variable "cache_control" {
+  description = "`Cache-Control` of every thumbnail (empty: none)."
+  type        = string
+  default     = "public, max-age=31536000, immutable"
+}
+
+variable "include_prefixes" {
+  description = "Key prefixes to process (empty: all). Also filter the trigger itself, so other keys never invoke the function."
+  type        = list(string)
+  default     = []
+}
+
+variable "exclude_prefixes" {
+  description = "Key prefixes to skip (checked by the function)."
+  type        = list(string)
+  default     = []
+}
+
+variable "include_suffixes" {
+  description = "Key suffixes to process, case-insensitive (empty: all). Checked by the function because S3 and EventBridge suffix filters are case-sensitive."
+  type        = list(string)
+  default     = []
+}
+
+variable "exclude_suffixes" {
+  description = "Key suffixes to skip, case-insensitive (checked by the function)."
+  type        = list(string)
+  default     = []
+}
+
+variable "max_input_bytes" {
+  description = "Largest source object accepted, in bytes; checked before download."
+  type        = number
+  default     = 104857600
+
+  validation {
+    condition     = var.max_input_bytes >= 1 && var.max_input_bytes <= 10737418240
+    error_message = "max_input_bytes must be 1..10737418240."
+  }
+}
+
+variable "max_input_pixels" {
+  description = "Most pixels decoded per source, over all frames; checked from the header."
+  type        = number
+  default     = 50000000
+
+  validation {
+    condition     = var.max_input_pixels >= 1 && var.max_input_pixels <= 1000000000
+    error_message = "max_input_pixels must be 1..1000000000."
+  }
+}
+
+variable "time_budget_seconds" {
+  description = "Render time budget per object in seconds (0 disables it); must be below timeout."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.time_budget_seconds >= 0 && var.time_budget_seconds <= 900 && floor(var.time_budget_seconds) == var.time_budget_seconds
+    error_message = "time_budget_seconds must be an integer 0..900."
+  }
+}
+
+variable "failure_prefix" {
+  description = "Key prefix of failure markers in the destination bucket (empty: none)."
+  type        = string
+  default     = "failed/"
+
+  validation {
+    condition     = var.failure_prefix == "" || (endswith(var.failure_prefix, "/") && !startswith(var.failure_prefix, "/"))
+    error_message = "failure_prefix must be empty or a key prefix ending in '/', e.g. failed/."
+  }
+}
+
+variable "delete_sync" {
+  description = "Delete a source's thumbnails when the source is deleted."
+  type        = bool
+  default     = true
+}
+
+variable "retry_mode" {
+  description = "botocore retry mode for the function's AWS calls: `standard` or `adaptive`."
+  type        = string
+  default     = "standard"
+
+  validation {
+    condition     = contains(["standard", "adaptive"], var.retry_mode)
+    error_message = "retry_mode must be standard or adaptive."
+  }
+}
+
+variable "max_attempts" {
+  description = "botocore attempts per AWS call, 1..10."
+  type        = number
+  default     = 3
+
+  validation {
+    condition     = var.max_attempts >= 1 && var.max_attempts <= 10
+    error_message = "max_attempts must be 1..10."
+  }
+}
+
+################################################################################
+# Trigger
+################################################################################
+
+variable "trigger" {
+  description = "`eventbridge` (S3 → EventBridge rule → SQS → Lambda), `sqs` (S3 notification → SQS → Lambda) or `direct` (S3 notification → Lambda, async retries and an on-failure destination)."
+  type        = string
+  default     = "eventbridge"
+
+  validation {
+    condition     = contains(["eventbridge", "sqs", "direct"], var.trigger)
+    error_message = "trigger must be one of eventbridge, sqs, direct."
+  }
+}
+
+variable "event_source_mapping_enabled" {
+  description = "Whether the SQS event source mapping polls the queue. False leaves messages in the queue (for emulators that cannot run Lambda code, or to pause processing)."
+  type        = bool
+  default     = true
+}
+
+variable "batch_size" {
+  description = "Messages per invocation (eventbridge and sqs triggers)."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.batch_size >= 1 && var.batch_size <= 10000
+    error_message = "batch_size must be 1..10000."
+  }
+}
+
+variable "batch_window_seconds" {
+  description = "Seconds the event source mapping may wait to fill a batch (0..300); batch_size above 10 needs at least 1."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.batch_window_seconds >= 0 && var.batch_window_seconds <= 300
+    error_message = "batch_window_seconds must be 0..300."
+  }
+}
+
+variable "maximum_concurrency" {
+  description = "Most concurrent invocations the event source mapping starts (2..1000; null: no limit but reserved_concurrency)."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.maximum_concurrency == null || try(var.maximum_concurrency >= 2 && var.maximum_concurrency <= 1000, false)
+    error_message = "maximum_concurrency must be 2..1000, or null."
+  }
+}
+
+variable "max_receive_count" {
+  description = "Deliveries of a message before it moves to the dead-letter queue."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.max_receive_count >= 1 && var.max_receive_count <= 1000
+    error_message = "max_receive_count must be 1..1000."
+  }
+}
+
+variable "message_retention_seconds" {
+  description = "How long the queue keeps a message (the dead-letter queue keeps them 14 days)."
+  type        = number
+  default     = 345600
+
+  validation {
+    condition     = var.message_retention_seconds >= 60 && var.message_retention_seconds <= 1209600
+    error_message = "message_retention_seconds must be 60..1209600."
+  }
+}
+
+variable "direct_maximum_retry_attempts" {
+  description = "direct trigger: retries of a failed asynchronous invocation (0..2)."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.direct_maximum_retry_attempts >= 0 && var.direct_maximum_retry_attempts <= 2
+    error_message = "direct_maximum_retry_attempts must be 0..2."
+  }
+}
+
+variable "direct_maximum_event_age_seconds" {
+  description = "direct trigger: age after which an unprocessed event goes to the on-failure destination (60..21600)."
+  type        = number
+  default     = 3600
+
+  validation {
+    condition     = var.direct_maximum_event_age_seconds >= 60 && var.direct_maximum_event_age_seconds <= 21600
+    error_message = "direct_maximum_event_age_seconds must be 60..21600."
+  }
+}
+
+################################################################################
+# Function
+################################################################################
+
+variable "function_zip" {
+  description = "Path of the function code zip built by `thumbnailer package` (dist/function.zip)."
+  type        = string
+}
+
+variable "layer_zip" {
+  description = "Path of the dependencies layer zip built by `thumbnailer package` (dist/layer-<python>-<arch>.zip)."
+  type        = string
+}
+
+variable "artifacts_bucket" {
+  description = "Existing bucket the zips are uploaded to and deployed from (needed when a zip is over Lambda's 50 MB direct-upload limit); null uploads them with the API call."
+  type        = string
+  default     = null
+}
+
+variable "artifacts_prefix" {
+  description = "Key prefix of the uploaded zips in artifacts_bucket."
+  type        = string
+  default     = "thumbnailer/"
+}
+
+variable "runtime" {
+  description = "Lambda runtime; must match the Python the layer was built for."
+  type        = string
+  default     = "python3.12"
+
+  validation {
+    condition     = contains(["python3.11", "python3.12", "python3.13"], var.runtime)
+    error_message = "runtime must be python3.11, python3.12 or python3.13."
+  }
+}
+
+variable "architecture" {
+  description = "`arm64` (default: cheaper per GB-second, and faster for Pillow here) or `x86_64`; must match the layer."
+  type        = string
+  default     = "arm64"
+
+  validation {
+    condition     = contains(["arm64", "x86_64"], var.architecture)
+    error_message = "architecture must be arm64 or x86_64."
+  }
+}
+
+variable "memory_size" {
+  description = "Function memory in MB (128..10240). 1024 holds a 50-megapixel RGBA decode plus the resize (see docs/infrastructure.md) and buys the CPU share that keeps a 24 MP JPEG under a second."
+  type        = number
+  default     = 1024
+
+  validation {
+    condition     = var.memory_size >= 128 && var.memory_size <= 10240 && floor(var.memory_size) == var.memory_size
+    error_message = "memory_size must be an integer 128..10240 (MB)."
+  }
+}
+
+variable "timeout" {
+  description = "Function timeout in seconds (1..900); must exceed time_budget_seconds to leave room for the download and uploads."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.timeout >= 1 && var.timeout <= 900 && floor(var.timeout) == var.timeout
+    error_message = "timeout must be an integer 1..900 (seconds)."
+  }
+}
+
+variable "reserved_concurrency" {
+  description = "Reserved concurrent executions (null: unreserved). Caps the load on S3 and the bill."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.reserved_concurrency == null || try(var.reserved_concurrency >= 0, false)
+    error_message = "reserved_concurrency must be 0 or more, or null."
+  }
+}
+
+variable "log_level" {
+  description = "Powertools log level of the function."
+  type        = string
+  default     = "INFO"
+
+  validation {
+    condition     = contains(["DEBUG", "INFO", "WARNING", "ERROR"], var.log_level)
+    error_message = "log_level must be DEBUG, INFO, WARNING or ERROR."
+  }
+}
+
+variable "log_retention_days" {
+  description = "Retention of the function's log group, in days."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be a CloudWatch Logs retention value (1, 3, 5, 7, 14, 30, 60, 90, ... 3653)."
+  }
+}
+
+variable "tracing_mode" {
+  description = "X-Ray tracing of the function: `PassThrough` or `Active`."
+  type        = string
+  default     = "PassThrough"
+
+  validation {
+    condition     = contains(["PassThrough", "Active"], var.tracing_mode)
+    error_message = "tracing_mode must be PassThrough or Active."
+  }
+}
+
+variable "kms_key_arn" {
+  description = "Customer-managed KMS key for the buckets the module creates, the queues, the topic, the log group and the function's environment (null: AWS-managed encryption)."
+  type        = string
+  default     = null
+}
+
+################################################################################
+# Notifications and events
+################################################################################
+
+variable "alert_emails" {
+  description = "Email addresses subscribed to the alert topic (alarms and permanent failures); each must confirm."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for e in var.alert_emails : can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", e))])
+    error_message = "alert_emails must be email addresses."
+  }
+}
+
+variable "notify_failures" {
+  description = "Publish each permanent failure to the alert topic (THUMBNAILER_SNS_TOPIC_ARN)."
+  type        = bool
+  default     = true
+}
+
+variable "create_alarms" {
+  description = "Create the CloudWatch alarms (DLQ not empty, errors, throttles, oldest message age) that notify the alert topic."
+  type        = bool
+  default     = true
+}
+
+variable "oldest_message_age_alarm_seconds" {
+  description = "Alarm when the oldest queued message is older than this (eventbridge and sqs triggers)."
+  type        = number
+  default     = 900
+
+  validation {
+    condition     = var.oldest_message_age_alarm_seconds >= 60
+    error_message = "oldest_message_age_alarm_seconds must be at least 60."
+  }
+}
+
+variable "ses_sender" {
+  description = "Verified SES identity (email address) that sends failure emails (empty: no email)."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.ses_sender == "" || can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", var.ses_sender))
+    error_message = "ses_sender must be an email address, or empty."
+  }
+}
+
+variable "ses_recipients" {
+  description = "Recipients of failure emails; required when ses_sender is set."
+  type        = list(string)
+  default     = []
+}
+
+variable "create_ses_identity" {
+  description = "Create (and start verifying) the SES email identity for ses_sender."
+  type        = bool
+  default     = false
+}
+
+variable "event_bus_name" {
+  description = "EventBridge bus that receives `Thumbnail Created` / `Thumbnail Failed` events (empty: none)."
+  type        = string
+  default     = ""
+}
+
+variable "create_event_bus" {
+  description = "Create event_bus_name as a custom bus; false to use an existing one."
+  type        = bool
+  default     = false
+}
+
+################################################################################
+# Back-fill and tags
+################################################################################
+
+variable "create_batch_operations_role" {
+  description = "Create an IAM role S3 Batch Operations jobs can assume to invoke the function over an inventory manifest (back-fill of large buckets)."
+  type        = bool
+  default     = false
+}
+
+variable "batch_operations_prefix" {
+  description = "Key prefix in the destination bucket for Batch Operations manifests (read) and completion reports (written)."
+  type        = string
+  default     = "batch-operations/"
+}
+
+variable "tags" {
+  description = "Tags for every resource the module creates."
+  type        = map(string)
+  default     = {}
+}

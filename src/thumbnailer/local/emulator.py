@@ -1,0 +1,194 @@
+"""A moto server on 127.0.0.1: start it on a free or given port, wait until it answers, stop it.
+
+The server runs as a ``python -m moto.server`` child process so it can outlive the caller
+(``detach=True``, for ``thumbnailer local up``) and be stopped later from its state folder
+(:func:`stop_detached`), or be used as a context manager in tests.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import IO
+
+from thumbnailer.errors import ConfigError, TransientError
+
+__all__ = [
+    "DEFAULT_REGION",
+    "HOST",
+    "MotoServer",
+    "free_port",
+    "stop_detached",
+]
+
+HOST = "127.0.0.1"  # never bind a wider interface: the emulator accepts any credentials
+DEFAULT_REGION = "us-east-1"
+STATE_FILE = "emulator.json"
+
+
+def free_port(host: str = HOST) -> int:
+    """Return a TCP port that is free on ``host`` right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _answers(endpoint: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{endpoint}/moto-api/data.json", timeout=2) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+@dataclass
+class MotoServer:
+    """A moto server process bound to 127.0.0.1.
+
+    ``state_dir`` (optional) receives the server log and ``emulator.json`` (pid, endpoint),
+    which :func:`stop_detached` reads.
+    """
+
+    port: int = 0
+    state_dir: Path | None = None
+    startup_timeout: float = 30.0
+    _process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def endpoint(self) -> str:
+        """``http://127.0.0.1:PORT``; valid once started."""
+        if not self.port:
+            raise ConfigError("the emulator has not been started")
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        """Process id of the server, or ``None`` when not running."""
+        return self._process.pid if self._process else None
+
+    def start(self, *, detach: bool = False) -> str:
+        """Start the server, wait until it answers, and return its endpoint URL.
+
+        With ``detach``, the server gets its own session so it survives the caller, and keeps
+        running after this object is garbage-collected; stop it with :func:`stop_detached`.
+        """
+        if self._process is not None:
+            return self.endpoint
+        self.port = self.port or free_port()
+        if _answers(self.endpoint):
+            raise ConfigError(f"port {self.port} on {HOST} is already in use by another server")
+        log: IO[bytes] | None = None
+        if self.state_dir is not None:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            log = (self.state_dir / "emulator.log").open("ab")
+        env = {**os.environ, "MOTO_ALLOW_NONEXISTENT_REGION": "true"}
+        try:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(self.port)],
+                stdin=subprocess.DEVNULL,
+                stdout=log if log is not None else subprocess.DEVNULL,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=detach,
+            )
+        except OSError as exc:
+            raise ConfigError(f"cannot start the moto server: {exc}") from exc
+        finally:
+            if log is not None:
+                log.close()
+        deadline = time.monotonic() + self.startup_timeout
+        while not _answers(self.endpoint):
+            if self._process.poll() is not None:
+                code = self._process.returncode
+                self._process = None
+                raise ConfigError(f"the moto server exited with code {code} while starting")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise TransientError(
+                    f"the moto server did not answer within {self.startup_timeout}s"
+                )
+            time.sleep(0.1)
+        if self.state_dir is not None:
+            state = {"pid": self._process.pid, "endpoint": self.endpoint, "port": self.port}
+            (self.state_dir / STATE_FILE).write_text(json.dumps(state, indent=2) + "\n")
+        return self.endpoint
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the server (SIGTERM, then SIGKILL after ``timeout``) and forget it."""
+        process, self._process = self._process, None
+        if process is None:
+            return
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout)
+        if self.state_dir is not None:
+            (self.state_dir / STATE_FILE).unlink(missing_ok=True)
+
+    def __enter__(self) -> MotoServer:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def stop_detached(state_dir: Path, timeout: float = 10.0) -> bool:
+    """Stop a server started with ``detach=True`` from its state folder.
+
+    Returns ``True`` if a running server was stopped, ``False`` if there was none.
+    """
+    state_file = state_dir / STATE_FILE
+    try:
+        state = json.loads(state_file.read_text())
+        pid = int(state["pid"])
+        endpoint = str(state["endpoint"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    # Only signal the pid if it still answers as our emulator: pids are reused.
+    if not _answers(endpoint):
+        state_file.unlink(missing_ok=True)
+        return False
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if _alive(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    state_file.unlink(missing_ok=True)
+    return True
+
+
+def _alive(pid: int) -> bool:
+    try:
+        # Reap it if it is our child; otherwise probe with signal 0.
+        with contextlib.suppress(ChildProcessError):
+            done, _ = os.waitpid(pid, os.WNOHANG)
+            if done:
+                return False
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
