@@ -1,0 +1,252 @@
+"""Build the Lambda artifacts: ``function.zip`` (our code) and a dependencies layer zip.
+
+The layer is installed from the *locked* versions (``uv export --frozen``) as wheels for the
+Lambda platform (manylinux, the chosen Python and architecture), never from the host's
+site-packages, so a build on a laptop deploys to Lambda without ``cannot import name
+'_imaging'``. Both zips are reproducible: sorted entries, fixed timestamps and permissions.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+import tempfile
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from thumbnailer.errors import ConfigError
+
+__all__ = [
+    "ARCHITECTURES",
+    "OPTIONAL_EXTRAS",
+    "BuildResult",
+    "build",
+    "write_reproducible_zip",
+]
+
+ARCHITECTURES = {"x86_64": "x86_64", "arm64": "aarch64"}
+# Decoder extras a user may leave out; `aws` (boto3, Powertools) is always needed.
+OPTIONAL_EXTRAS = ("heif", "pdf", "video")
+PYTHONS = ("3.11", "3.12", "3.13")
+# Wheels for Amazon Linux 2023 (glibc 2.34), the OS of python3.12+ runtimes.
+MANYLINUX = "manylinux_2_28"
+
+ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip can store
+MB = 1024 * 1024
+# Lambda quotas: function + layers unzipped, and a zip uploaded in the API call.
+UNZIPPED_LIMIT = 250 * MB
+DIRECT_UPLOAD_LIMIT = 50 * MB
+
+# Never useful at run time, and they make the layer bigger: bytecode is written by the
+# runtime's own Python (and ignored if built by another), console scripts point at a
+# build-machine interpreter.
+_STRIP_DIRS = {"__pycache__"}
+_STRIP_SUFFIXES = (".pyc", ".pyo")
+_STRIP_TOP = {"bin"}
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """What :func:`build` produced."""
+
+    function_zip: Path
+    layer_zip: Path
+    python: str
+    arch: str
+    extras: tuple[str, ...]
+    function_unzipped: int
+    layer_unzipped: int
+
+    @property
+    def unzipped_total(self) -> int:
+        """Bytes of function and layer once unzipped (Lambda's limit is 250 MB)."""
+        return self.function_unzipped + self.layer_unzipped
+
+    def needs_s3_upload(self) -> list[Path]:
+        """The zips too big to upload in the Lambda API call (deploy them through S3)."""
+        return [
+            p for p in (self.function_zip, self.layer_zip) if p.stat().st_size > DIRECT_UPLOAD_LIMIT
+        ]
+
+    def summary(self) -> str:
+        """Human-readable sizes and the limits they were checked against."""
+        lines = [
+            f"{p}: {p.stat().st_size / MB:.1f} MB zipped, {u / MB:.1f} MB unzipped"
+            for p, u in (
+                (self.function_zip, self.function_unzipped),
+                (self.layer_zip, self.layer_unzipped),
+            )
+        ]
+        lines.append(
+            f"function + layer unzipped: {self.unzipped_total / MB:.1f} MB "
+            f"(Lambda limit {UNZIPPED_LIMIT // MB} MB)"
+        )
+        for big in self.needs_s3_upload():
+            lines.append(
+                f"{big.name} is over {DIRECT_UPLOAD_LIMIT // MB} MB: deploy it through S3 "
+                "(the module's artifacts_bucket variable)"
+            )
+        return "\n".join(lines)
+
+
+def project_root() -> Path:
+    """The checkout holding ``pyproject.toml`` and ``uv.lock`` (builds need the lock)."""
+    root = Path(__file__).resolve().parents[3]
+    if not (root / "uv.lock").is_file() or not (root / "pyproject.toml").is_file():
+        raise ConfigError(
+            f"no uv.lock beside {root}: `thumbnailer package` runs from a checkout of the project"
+        )
+    return root
+
+
+def _uv(root: Path) -> str:
+    for candidate in (os.environ.get("UV", ""), str(root / ".cache" / "tools" / "bin" / "uv")):
+        if candidate and Path(candidate).is_file():
+            return candidate
+    found = shutil.which("uv")
+    if found is None:
+        raise ConfigError("uv not found: run `make setup` (it installs the pinned uv)")
+    return found
+
+
+def _run(command: list[str], cwd: Path) -> str:
+    try:
+        result = subprocess.run(
+            command, cwd=cwd, capture_output=True, text=True, check=False, timeout=900
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ConfigError(f"{Path(command[0]).name} {command[1]} failed: {exc}") from exc
+    if result.returncode != 0:
+        detail = (result.stderr.strip() or result.stdout.strip())[-3000:]
+        raise ConfigError(f"{Path(command[0]).name} {command[1]} failed:\n{detail}")
+    return result.stdout
+
+
+def _files(root: Path) -> Iterable[tuple[str, Path]]:
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and not path.is_symlink():
+            yield path.relative_to(root).as_posix(), path
+
+
+def write_reproducible_zip(entries: Iterable[tuple[str, Path]], destination: Path) -> int:
+    """Zip ``(name, path)`` entries so the same files always give the same bytes.
+
+    Entries are sorted by name, every timestamp is 1980-01-01, permissions are 0644 (0755 for
+    files that were executable), and the creating system is fixed. Returns the unzipped size.
+    """
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    tmp = destination.with_name(destination.name + ".tmp")
+    total = 0
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        for name, path in sorted(entries):
+            mode = 0o755 if path.stat().st_mode & stat.S_IXUSR else 0o644
+            info = zipfile.ZipInfo(name, date_time=ZIP_EPOCH)
+            info.external_attr = (stat.S_IFREG | mode) << 16
+            info.create_system = 3  # Unix, whatever the build machine
+            info.compress_type = zipfile.ZIP_DEFLATED
+            data = path.read_bytes()
+            total += len(data)
+            archive.writestr(info, data, compresslevel=9)
+    tmp.replace(destination)
+    return total
+
+
+def _strip(site: Path) -> None:
+    for top in _STRIP_TOP:
+        if (site / top).is_dir():
+            shutil.rmtree(site / top)
+    for path in sorted(site.rglob("*"), reverse=True):
+        if path.is_dir() and path.name in _STRIP_DIRS:
+            shutil.rmtree(path)
+        elif path.is_file() and path.name.endswith(_STRIP_SUFFIXES):
+            path.unlink()
+
+
+def _function_entries(package: Path) -> list[tuple[str, Path]]:
+    return [
+        (f"thumbnailer/{name}", path)
+        for name, path in _files(package)
+        if "__pycache__" not in Path(name).parts and not name.endswith(_STRIP_SUFFIXES)
+    ]
+
+
+def build(
+    out_dir: Path = Path("dist"),
+    python: str = "3.12",
+    arch: str = "arm64",
+    without: Iterable[str] = (),
+) -> BuildResult:
+    """Build ``function.zip`` and ``layer-<python>-<arch>.zip`` into ``out_dir``.
+
+    ``without`` names decoder extras to leave out of the layer (``heif``, ``pdf``, ``video``).
+    Raises :class:`ConfigError` for bad arguments, a failed install, or artifacts over
+    Lambda's 250 MB unzipped limit.
+    """
+    if python not in PYTHONS:
+        raise ConfigError(f"python {python!r}: expected one of {', '.join(PYTHONS)}")
+    if arch not in ARCHITECTURES:
+        raise ConfigError(f"arch {arch!r}: expected one of {', '.join(ARCHITECTURES)}")
+    left_out = {w.strip().lower() for w in without if w.strip()}
+    unknown = left_out - set(OPTIONAL_EXTRAS)
+    if unknown:
+        raise ConfigError(
+            f"--without {','.join(sorted(unknown))}: expected some of {', '.join(OPTIONAL_EXTRAS)}"
+        )
+    # boto3/botocore go in the layer on purpose: the runtime's bundled copy changes without
+    # notice and differs between regions, while the locked one is what the tests ran against.
+    extras = ("aws", *(e for e in OPTIONAL_EXTRAS if e not in left_out))
+    root = project_root()
+    uv = _uv(root)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    with tempfile.TemporaryDirectory(prefix="thumbnailer-package-") as work_name:
+        work = Path(work_name)
+        requirements = work / "requirements.txt"
+        export = [uv, "export", "--frozen", "--no-dev", "--no-emit-project", "--no-hashes"]
+        export += [arg for e in extras for arg in ("--extra", e)]
+        export += ["--project", str(root), "--output-file", str(requirements), "--quiet"]
+        _run(export, root)
+        site = work / "layer" / "python"
+        _run(
+            [
+                uv, "pip", "install",
+                "--target", str(site),
+                "--python-platform", f"{ARCHITECTURES[arch]}-{MANYLINUX}",
+                "--python-version", python,
+                "--only-binary", ":all:",
+                "--no-deps",  # the export is already the full locked closure
+                "--no-compile",
+                "--quiet",
+                "-r", str(requirements),
+            ],
+            root,
+        )  # fmt: skip
+        _strip(site)
+        layer_zip = out_dir / f"layer-{python}-{arch}.zip"
+        layer_size = write_reproducible_zip(
+            ((f"python/{name}", path) for name, path in _files(site)), layer_zip
+        )
+
+    package = Path(__file__).resolve().parents[1]
+    function_zip = out_dir / "function.zip"
+    function_size = write_reproducible_zip(_function_entries(package), function_zip)
+    result = BuildResult(
+        function_zip=function_zip,
+        layer_zip=layer_zip,
+        python=python,
+        arch=arch,
+        extras=extras,
+        function_unzipped=function_size,
+        layer_unzipped=layer_size,
+    )
+    if result.unzipped_total > UNZIPPED_LIMIT:
+        raise ConfigError(
+            f"function + layer are {result.unzipped_total / MB:.1f} MB unzipped, over Lambda's "
+            f"{UNZIPPED_LIMIT // MB} MB: leave decoders out with --without"
+        )
+    return result
