@@ -141,7 +141,7 @@ def write_reproducible_zip(entries: Iterable[tuple[str, Path]], destination: Pat
     destination.parent.mkdir(parents=True, exist_ok=True)
     tmp = destination.with_name(destination.name + ".tmp")
     total = 0
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
         for name, path in sorted(entries):
             mode = 0o755 if path.stat().st_mode & stat.S_IXUSR else 0o644
             info = zipfile.ZipInfo(name, date_time=ZIP_EPOCH)
@@ -150,7 +150,7 @@ def write_reproducible_zip(entries: Iterable[tuple[str, Path]], destination: Pat
             info.compress_type = zipfile.ZIP_DEFLATED
             data = path.read_bytes()
             total += len(data)
-            archive.writestr(info, data, compresslevel=9)
+            archive.writestr(info, data)
     tmp.replace(destination)
     return total
 
