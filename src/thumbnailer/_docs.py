@@ -1,6 +1,6 @@
 """Generated documentation: the settings table, rendered from :data:`settings.VARIABLES`.
 
-``python -m thumbnailer._docs docs/lambda.md`` rewrites the table between the markers; a test
+``python -m thumbnailer._docs`` rewrites the table in README.md and docs/lambda.md; a test
 checks the committed file is current.
 """
 
@@ -44,8 +44,8 @@ def replace_table(document: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Rewrite the settings table in each file given (default: docs/lambda.md)."""
-    paths = list(argv if argv is not None else sys.argv[1:]) or ["docs/lambda.md"]
+    """Rewrite the settings table in each file given (default: README.md and docs/lambda.md)."""
+    paths = list(argv if argv is not None else sys.argv[1:]) or ["README.md", "docs/lambda.md"]
     for name in paths:
         path = Path(name)
         path.write_text(replace_table(path.read_text("utf-8")), "utf-8")

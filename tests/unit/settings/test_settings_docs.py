@@ -1,4 +1,4 @@
-"""docs/lambda.md documents every setting, with the table generated from VARIABLES."""
+"""README.md and docs/lambda.md document every setting, with the table generated from VARIABLES."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ import pytest
 from thumbnailer._docs import BEGIN, END, replace_table, settings_table
 from thumbnailer.settings import VARIABLES, Variable
 
-DOC = Path(__file__).resolve().parents[3] / "docs" / "lambda.md"
+ROOT = Path(__file__).resolve().parents[3]
 
 
-def test_lambda_doc_table_is_current() -> None:
-    text = DOC.read_text("utf-8")
-    assert replace_table(text) == text, "run: python -m thumbnailer._docs docs/lambda.md"
+@pytest.mark.parametrize("doc", ["README.md", "docs/lambda.md"])
+def test_settings_table_is_current(doc: str) -> None:
+    text = (ROOT / doc).read_text("utf-8")
+    assert replace_table(text) == text, f"run: python -m thumbnailer._docs {doc}"
     assert f"{BEGIN}\n{settings_table()}{END}" in text
 
 
