@@ -15,11 +15,11 @@ from PIL import Image
 from thumbnailer.local.state import StackInfo, read_json
 from thumbnailer.pipeline import Pipeline
 
-FUNCTION_TIMEOUT = 3  # seconds; the queue's visibility timeout is 6x + the batch window
+FUNCTION_TIMEOUT = 6  # seconds; the queue's visibility timeout is 6x + the batch window
 MAX_RECEIVE_COUNT = 3
 FAULTS = [
     {"match": "slow-", "operations": ["GetObject"], "delay": 0.5},
-    {"match": "flaky-", "rate": 0.2, "seed": 7},
+    {"match": "flaky-", "rate": 0.1, "seed": 7},
     {"match": "never-heals", "rate": 1.0},
 ]
 

@@ -9,6 +9,8 @@ with the engine, with no AWS emulator and no Terraform.
 from __future__ import annotations
 
 import argparse
+import shutil
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -56,6 +58,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def _handle(args: argparse.Namespace) -> int:
     if args.offline:
+        return run_offline(args.out)
+    if shutil.which("terraform") is None:
+        # The cloud flow needs Terraform; without it, still show what the engine makes.
+        print(
+            "terraform is not on PATH, so the local stack cannot be applied: rendering the "
+            "samples here instead (install Terraform >= 1.5 for the whole flow)",
+            file=sys.stderr,
+        )
         return run_offline(args.out)
     from thumbnailer.local.demo import run_demo
 
