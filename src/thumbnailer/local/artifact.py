@@ -7,15 +7,15 @@ task folder (``/var/task``) and the layer's ``python/`` folder (``/opt/python``)
 folder stands in for what the Lambda Python runtime itself provides (boto3 and its
 dependencies), linked from this environment.
 
-When the packaging command is not available in this build, a fallback assembles the same
-layout from this environment's installed distributions (which, on Linux x86_64, are the same
+The layer is cached by the lock file and Python version; the function zip by the package's
+sources. When ``thumbnailer package`` cannot run (no network for the wheels), a fallback
+assembles the layer from this environment's installed distributions (on Linux x86_64 the same
 manylinux wheels); :func:`prepare` reports which one was used.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib
 import importlib.metadata as md
 import os
 import platform
@@ -26,7 +26,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from thumbnailer.errors import ConfigError
+from thumbnailer.errors import ConfigError, ThumbnailerError
 
 __all__ = ["Artifact", "prepare", "runtime_tag"]
 
@@ -128,26 +128,20 @@ def _package_source() -> Path:
     return Path(thumbnailer.__file__).resolve().parent
 
 
-def _build_with_packager(out: Path) -> tuple[Path, Path] | None:
-    """Use ``thumbnailer package``'s library function when this build has it."""
+def _layer_with_packager(out: Path) -> Path | None:
+    """Build the layer with ``thumbnailer package`` (locked wheels for Lambda's platform)."""
     try:
-        packaging = importlib.import_module("thumbnailer.packaging")
+        from thumbnailer.packaging import build
     except ImportError:
         return None
-    build = getattr(packaging, "build", None)
-    if build is None:
+    python = f"{sys.version_info.major}.{sys.version_info.minor}"
+    try:
+        result = build(out_dir=out, python=python, arch="x86_64")
+    except ThumbnailerError as exc:
+        # No network or no uv: the fallback below still gives a working local layer.
+        print(f"thumbnailer package failed ({exc.message}); using the fallback", file=sys.stderr)
         return None
-    result = build(
-        out_dir=out, python=f"{sys.version_info.major}.{sys.version_info.minor}", arch="x86_64"
-    )
-    function_zip = Path(getattr(result, "function_zip", out / "function.zip"))
-    layer_zip = Path(getattr(result, "layer_zip", ""))
-    if not layer_zip.is_file():
-        candidates = sorted(out.glob("layer*.zip"))
-        if not candidates:
-            return None
-        layer_zip = candidates[0]
-    return function_zip, layer_zip
+    return result.layer_zip
 
 
 def _build_function(out: Path) -> Path:
@@ -188,6 +182,9 @@ def _source_key() -> str:
 
 def _dependency_key() -> str:
     digest = hashlib.sha256(runtime_tag().encode())
+    lock = _package_source().parents[1] / "uv.lock"
+    if lock.is_file():
+        digest.update(lock.read_bytes())
     for name in LAYER_ROOTS:
         try:
             digest.update(f"{name}=={md.version(name)}".encode())
@@ -197,26 +194,31 @@ def _dependency_key() -> str:
 
 
 def _build(cache_dir: Path) -> tuple[Path, Path, str]:
-    """(function zip, layer zip, how they were built), cached."""
-    out = cache_dir / f"artifact-{_source_key()}-{_dependency_key()}"
-    if (out / "paths").is_file():
-        function_zip, layer_zip, how = (out / "paths").read_text().splitlines()[:3]
-        if Path(function_zip).is_file() and Path(layer_zip).is_file():
-            return Path(function_zip), Path(layer_zip), how
-    out.mkdir(parents=True, exist_ok=True)
-    built = _build_with_packager(out)
-    if built is not None:
-        function, layer, how = built[0], built[1], "thumbnailer package"
-    else:
-        # The layer depends only on the locked dependencies: share it across code changes.
-        layer_dir = cache_dir / f"layer-{_dependency_key()}"
+    """(function zip, layer zip, how the layer was built), cached.
+
+    The layer depends only on the locked dependencies and this Python, so it is built once and
+    shared across code changes; the function zip follows the package's sources.
+    """
+    layer_dir = cache_dir / f"layer-{_dependency_key()}"
+    record = layer_dir / "built-by"
+    layer: Path | None = None
+    how = ""
+    if record.is_file():
+        path, how = record.read_text().splitlines()[:2]
+        layer = Path(path) if Path(path).is_file() else None
+    if layer is None:
         layer_dir.mkdir(parents=True, exist_ok=True)
-        layer = layer_dir / f"layer-{runtime_tag()}-x86_64.zip"
-        if not layer.is_file():
+        layer = _layer_with_packager(layer_dir)
+        how = "thumbnailer package"
+        if layer is None:
             layer = _build_layer(layer_dir)
+            how = "this environment's installed wheels (fallback)"
+        record.write_text(f"{layer}\n{how}\n")
+    out = cache_dir / f"function-{_source_key()}"
+    function = out / "function.zip"
+    if not function.is_file():
+        out.mkdir(parents=True, exist_ok=True)
         function = _build_function(out)
-        how = "installed distributions (the packaging command is not in this build)"
-    (out / "paths").write_text(f"{function}\n{layer}\n{how}\n")
     return function, layer, how
 
 
