@@ -15,7 +15,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from thumbnailer.errors import ConfigError, ThumbnailerError
+from thumbnailer.errors import ConfigError, ThumbnailerError, TransientError
 
 __all__ = ["register", "run_offline"]
 
@@ -67,15 +67,20 @@ def _handle(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return run_offline(args.out)
+    from botocore.exceptions import BotoCoreError, ClientError
+
     from thumbnailer.local.demo import run_demo
 
-    return run_demo(
-        out=args.out,
-        state_dir=args.state_dir,
-        trigger=args.trigger,
-        keep=args.keep,
-        timeout=args.timeout,
-    )
+    try:
+        return run_demo(
+            out=args.out,
+            state_dir=args.state_dir,
+            trigger=args.trigger,
+            keep=args.keep,
+            timeout=args.timeout,
+        )
+    except (BotoCoreError, ClientError) as exc:
+        raise TransientError(f"the local stack did not answer as expected: {exc}") from exc
 
 
 def _samples() -> list[tuple[str, bytes]]:

@@ -32,6 +32,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def _handle(args: argparse.Namespace) -> int:
     import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from thumbnailer.storage.s3 import map_error
 
     info = StackInfo.load(args.state_dir)
     s3 = boto3.client("s3", **info.client_kwargs())  # type: ignore[call-overload]
@@ -41,8 +44,11 @@ def _handle(args: argparse.Namespace) -> int:
     for path in args.files:
         key = f"{args.key_prefix}{path.name}"
         content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        s3.put_object(
-            Bucket=info.source_bucket, Key=key, Body=path.read_bytes(), ContentType=content_type
-        )
+        try:
+            s3.put_object(
+                Bucket=info.source_bucket, Key=key, Body=path.read_bytes(), ContentType=content_type
+            )
+        except (BotoCoreError, ClientError) as exc:
+            raise map_error(exc, f"s3://{info.source_bucket}/{key}") from exc
         print(f"s3://{info.source_bucket}/{key}")
     return 0

@@ -289,6 +289,18 @@ def down(state_dir: Path, destroy: bool = False) -> list[str]:
 
 def status(state_dir: Path) -> dict[str, Any]:
     """Everything ``status`` shows, as a JSON-ready dict."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        return _status(state_dir)
+    except (BotoCoreError, ClientError) as exc:
+        raise TransientError(
+            f"the local stack in {state_dir} does not answer ({exc}); "
+            "`thumbnailer local down` then `up` to start it again"
+        ) from exc
+
+
+def _status(state_dir: Path) -> dict[str, Any]:
     import boto3
 
     state_dir = state_dir.resolve()
