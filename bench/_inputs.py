@@ -29,7 +29,7 @@ CACHE = ROOT / ".cache" / "bench"
 
 # Side of the embedded HEIC preview: what phones store (e.g. 320x240) and larger than 128 px.
 HEIC_PREVIEW_SIDE = 320
-NOISE_AMPLITUDE = 14  # ± levels of the triangular per-channel noise (sigma ~5.7)
+NOISE_AMPLITUDE = 14  # ± levels of the triangular per-channel noise (sigma ~6)
 
 
 @dataclass(frozen=True)
