@@ -1,0 +1,466 @@
+"""The Terraform module: formatted, valid, and wired as intended when applied to a moto server.
+
+The apply tests use ``infra/examples/local`` (the complete module with endpoint overrides),
+once per trigger mode, in parallel, each against its own moto server on 127.0.0.1, then
+destroy it.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import zipfile
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from thumbnailer.errors import ConfigError
+from thumbnailer.local.emulator import MotoServer
+from thumbnailer.local.terraform import Terraform, TerraformError, stage_infra
+from thumbnailer.settings import VARIABLES, Settings
+
+pytestmark = pytest.mark.infra
+
+ROOT = Path(__file__).resolve().parents[2]
+INFRA = ROOT / "infra"
+EXAMPLES = sorted(p.name for p in (INFRA / "examples").iterdir() if p.is_dir())
+TRIGGERS = ("eventbridge", "sqs", "direct")
+CACHE = ROOT / ".cache" / "terraform"
+
+
+def test_terraform_fmt(terraform_bin: str) -> None:
+    result = subprocess.run(
+        [terraform_bin, "fmt", "-check", "-recursive", "-diff", str(INFRA)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout
+
+
+@pytest.fixture(scope="module")
+def staged(tmp_path_factory: pytest.TempPathFactory, terraform_bin: str) -> Path:
+    return stage_infra(INFRA, tmp_path_factory.mktemp("infra") / "infra")
+
+
+def _terraform(staged: Path, example: str, work: Path) -> Terraform:
+    return Terraform(
+        working_dir=staged / "examples" / example,
+        data_dir=work / "data",
+        state_file=work / "terraform.tfstate",
+        cache_dir=CACHE,
+    )
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_example_validates(example: str, staged: Path, tmp_path: Path) -> None:
+    tf = _terraform(staged, example, tmp_path)
+    tf.run("init", "-no-color", "-input=false", "-backend=false")
+    tf.validate()
+
+
+def _plan_module(staged: Path, tmp_path: Path, arguments: str) -> TerraformError:
+    """Plan the module with ``arguments`` offline and return the error it must raise."""
+    module = tmp_path / "root"
+    module.mkdir()
+    (module / "main.tf").write_text(
+        f"""
+provider "aws" {{
+  region                      = "us-east-1"
+  access_key                  = "test"
+  secret_key                  = "test"
+  skip_credentials_validation = true
+  skip_metadata_api_check     = true
+  skip_requesting_account_id  = true
+}}
+module "t" {{
+  source             = "{staged / "modules" / "thumbnailer"}"
+  function_zip       = "f.zip"
+  layer_zip          = "f.zip"
+  {arguments}
+}}
+"""
+    )
+    with zipfile.ZipFile(module / "f.zip", "w") as archive:
+        archive.writestr("x.py", "")
+    tf = Terraform(
+        working_dir=module,
+        data_dir=tmp_path / "data",
+        state_file=tmp_path / "s.tfstate",
+        cache_dir=CACHE,
+    )
+    tf.init()
+    with pytest.raises(TerraformError) as caught:
+        tf.run(
+            "plan",
+            "-no-color",
+            "-input=false",
+            "-refresh=false",
+            "-target=module.t.terraform_data.validation",
+        )
+    return caught.value
+
+
+def test_same_bucket_without_separating_prefix_fails_at_plan(staged: Path, tmp_path: Path) -> None:
+    """The loop guard is a plan-time error, before anything is created."""
+    error = _plan_module(
+        staged, tmp_path, 'source_bucket = "photos-bucket"\n  destination_bucket = "photos-bucket"'
+    )
+    assert "include_prefixes" in error.message
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ('sizes = ["128x128", "0x5"]', "sizes must be"),
+        ('sizes = ["128x128", "128x128"]', "sizes must be"),
+        ('format = "gif"', "format must be"),
+        ("memory_size = 64", "memory_size must be"),
+        ("timeout = 901", "timeout must be"),
+        ("timeout = 20", "time_budget_seconds (30) must be below timeout"),
+    ],
+)
+def test_invalid_settings_fail_at_plan(
+    staged: Path, tmp_path: Path, arguments: str, message: str
+) -> None:
+    buckets = 'source_bucket = "photos-in"\n  destination_bucket = "photos-out"\n  '
+    error = _plan_module(staged, tmp_path, buckets + arguments)
+    assert message in error.message
+
+
+################################################################################
+# Apply to moto, per trigger mode
+################################################################################
+
+
+@dataclass
+class Applied:
+    trigger: str
+    endpoint: str
+    outputs: dict[str, Any]
+    error: BaseException | None = None
+
+    def client(self, service: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+        )
+
+
+def _stub_zip(path: Path) -> Path:
+    # The wiring does not depend on the code (moto never runs it); the real artifact is proven
+    # by test_package.py.
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("thumbnailer/__init__.py", "")
+    return path
+
+
+@pytest.fixture(scope="module")
+def applied(staged: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Applied]]:
+    """Apply the local example once per trigger mode (in parallel), destroy afterwards."""
+    work = tmp_path_factory.mktemp("apply")
+    stub = _stub_zip(work / "stub.zip")
+    servers = {t: MotoServer() for t in TRIGGERS}
+    stacks: dict[str, tuple[Terraform, dict[str, Any]]] = {}
+    for trigger, server in servers.items():
+        server.start()
+        tf = _terraform(staged, "local", work / trigger)
+        variables = {
+            "endpoint": server.endpoint,
+            "trigger": trigger,
+            "name": f"tt-{trigger}",
+            "function_zip": str(stub),
+            "layer_zip": str(stub),
+            "include_suffixes": [".jpg", ".png"],
+        }
+        stacks[trigger] = (tf, variables)
+    # One init is enough: the data directories differ but init is cheap with the mirror.
+    for tf, _ in stacks.values():
+        tf.init()
+
+    def apply(trigger: str) -> Applied:
+        tf, variables = stacks[trigger]
+        try:
+            tf.apply(variables=variables, parallelism=20)
+            return Applied(trigger, servers[trigger].endpoint, tf.output())
+        except (TerraformError, ConfigError) as exc:
+            return Applied(trigger, servers[trigger].endpoint, {}, exc)
+
+    try:
+        with ThreadPoolExecutor(len(TRIGGERS)) as pool:
+            results = {a.trigger: a for a in pool.map(apply, TRIGGERS)}
+        yield results
+
+        # Destroy must work too (and leave nothing behind).
+        def destroy(trigger: str) -> str:
+            tf, variables = stacks[trigger]
+            tf.destroy(variables=variables, parallelism=20)
+            return trigger
+
+        with ThreadPoolExecutor(len(TRIGGERS)) as pool:
+            list(pool.map(destroy, TRIGGERS))
+        for trigger in TRIGGERS:
+            functions = results[trigger].client("lambda").list_functions()["Functions"]
+            assert functions == [], f"{trigger}: destroy left functions behind"
+            assert results[trigger].client("sqs").list_queues().get("QueueUrls", []) == []
+    finally:
+        for server in servers.values():
+            server.stop()
+
+
+def _ok(applied: dict[str, Applied], trigger: str) -> Applied:
+    result = applied[trigger]
+    if result.error is not None:
+        raise result.error
+    return result
+
+
+@pytest.mark.parametrize("trigger", TRIGGERS)
+def test_function_environment_is_exactly_the_settings(
+    applied: dict[str, Applied], trigger: str
+) -> None:
+    stack = _ok(applied, trigger)
+    config = stack.client("lambda").get_function_configuration(
+        FunctionName=stack.outputs["function_name"]
+    )
+    env = config["Environment"]["Variables"]
+    thumbnailer_env = {k: v for k, v in env.items() if k.startswith("THUMBNAILER_")}
+    assert thumbnailer_env == stack.outputs["function_environment"]
+    assert set(thumbnailer_env) == {v.name for v in VARIABLES}
+    assert set(env) - set(thumbnailer_env) <= {
+        "POWERTOOLS_SERVICE_NAME",
+        "POWERTOOLS_METRICS_NAMESPACE",
+        "POWERTOOLS_LOG_LEVEL",
+    }
+    settings = Settings.from_env(env)  # what the handler does at cold start
+    assert settings.source_bucket == stack.outputs["source_bucket"]
+    assert settings.destination_bucket == stack.outputs["destination_bucket"]
+    assert [str(s) for s in settings.spec.sizes] == ["128x128", "512x512"]
+    assert settings.include_suffixes == (".jpg", ".png")
+    assert settings.sns_topic_arn == stack.outputs["topic_arn"]
+    assert settings.event_bus_name == stack.outputs["event_bus_name"]
+    assert config["Handler"] == "thumbnailer.aws_lambda.handler"
+    assert config["Runtime"] == "python3.12"
+    assert config["Timeout"] == stack.outputs["function_timeout"]
+
+
+def _policy(stack: Applied) -> dict[str, dict[str, Any]]:
+    iam = stack.client("iam")
+    role = f"{stack.outputs['function_name']}-function"
+    assert iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"] == []
+    names = iam.list_role_policies(RoleName=role)["PolicyNames"]
+    assert names == [role]
+    document = iam.get_role_policy(RoleName=role, PolicyName=role)["PolicyDocument"]
+    if isinstance(document, str):
+        document = json.loads(document)
+    return {s["Sid"]: s for s in document["Statement"]}
+
+
+def _as_list(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else sorted(value)
+
+
+@pytest.mark.parametrize("trigger", TRIGGERS)
+def test_iam_is_least_privilege(applied: dict[str, Applied], trigger: str) -> None:
+    stack = _ok(applied, trigger)
+    statements = _policy(stack)
+    source, destination = stack.outputs["source_bucket"], stack.outputs["destination_bucket"]
+    for sid, statement in statements.items():
+        assert statement["Effect"] == "Allow", sid
+        for action in _as_list(statement["Action"]):
+            assert "*" not in action, f"{sid} grants a wildcard action {action}"
+        for resource in _as_list(statement["Resource"]):
+            assert resource != "*", f"{sid} grants on every resource"
+
+    assert _as_list(statements["ReadSources"]["Action"]) == ["s3:GetObject", "s3:GetObjectVersion"]
+    assert _as_list(statements["ReadSources"]["Resource"]) == [f"arn:aws:s3:::{source}/*"]
+    assert _as_list(statements["WriteThumbnails"]["Action"]) == [
+        "s3:DeleteObject",
+        "s3:GetObject",
+        "s3:PutObject",
+    ]
+    assert statements["WriteThumbnails"]["Resource"] == f"arn:aws:s3:::{destination}/thumbnails/*"
+    assert statements["WriteFailureMarkers"]["Resource"] == f"arn:aws:s3:::{destination}/failed/*"
+    assert statements["ListThumbnails"]["Resource"] == f"arn:aws:s3:::{destination}"
+    log_group = stack.outputs["log_group_name"]
+    assert statements["WriteOwnLogs"]["Resource"].endswith(f":log-group:{log_group}:*")
+    assert statements["PublishFailures"]["Resource"] == stack.outputs["topic_arn"]
+    assert statements["SendFailureEmails"]["Condition"] == {
+        "StringEquals": {"ses:FromAddress": "thumbnailer@example.com"}
+    }
+    assert statements["PutThumbnailEvents"]["Resource"].endswith(
+        f":event-bus/{stack.outputs['event_bus_name']}"
+    )
+    if trigger == "direct":
+        assert "ConsumeQueue" not in statements
+        assert statements["SendFailedInvocations"]["Resource"].endswith(":tt-direct-dlq")
+    else:
+        assert statements["ConsumeQueue"]["Resource"] == stack.outputs["queue_arn"]
+        assert "SendFailedInvocations" not in statements
+    expected = {
+        "ReadSources",
+        "WriteThumbnails",
+        "WriteFailureMarkers",
+        "ListThumbnails",
+        "WriteOwnLogs",
+        "PublishFailures",
+        "SendFailureEmails",
+        "PutThumbnailEvents",
+        "SendFailedInvocations" if trigger == "direct" else "ConsumeQueue",
+    }
+    assert set(statements) == expected
+
+
+def _queue_attributes(stack: Applied, url: str) -> dict[str, str]:
+    response = stack.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["All"])
+    attributes: dict[str, str] = response["Attributes"]
+    return attributes
+
+
+def _dlq_arn(stack: Applied) -> str:
+    return _queue_attributes(stack, stack.outputs["dlq_url"])["QueueArn"]
+
+
+@pytest.mark.parametrize("trigger", ("eventbridge", "sqs"))
+def test_queue_redrive_and_event_source_mapping(applied: dict[str, Applied], trigger: str) -> None:
+    stack = _ok(applied, trigger)
+    attributes = _queue_attributes(stack, stack.outputs["queue_url"])
+    redrive = json.loads(attributes["RedrivePolicy"])
+    assert redrive["deadLetterTargetArn"] == _dlq_arn(stack)
+    assert int(redrive["maxReceiveCount"]) == stack.outputs["max_receive_count"]
+    assert int(attributes["VisibilityTimeout"]) >= 6 * stack.outputs["function_timeout"]
+    assert attributes["SqsManagedSseEnabled"] == "true"
+    policy = json.loads(attributes["Policy"])
+    allow = [s for s in policy["Statement"] if s["Effect"] == "Allow"]
+    assert len(allow) == 1
+    service = "events.amazonaws.com" if trigger == "eventbridge" else "s3.amazonaws.com"
+    assert allow[0]["Principal"] == {"Service": service}
+    source_arn = allow[0]["Condition"]["ArnEquals"]["aws:SourceArn"]
+    if trigger == "eventbridge":
+        assert source_arn == stack.outputs["event_rule_arn"]
+    else:
+        assert source_arn == f"arn:aws:s3:::{stack.outputs['source_bucket']}"
+
+    mappings = [
+        m
+        for m in stack.client("lambda").list_event_source_mappings()["EventSourceMappings"]
+        if m["FunctionArn"].startswith(stack.outputs["function_arn"])
+    ]
+    assert len(mappings) == 1
+    mapping = mappings[0]
+    assert mapping["EventSourceArn"] == stack.outputs["queue_arn"]
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["BatchSize"] == stack.outputs["batch_size"]
+    # The local example leaves it disabled: moto cannot run the code, the local runner polls.
+    assert mapping["State"] in {"Disabled", "Disabling"}
+
+
+def test_eventbridge_rule_filters_and_delivers(applied: dict[str, Applied]) -> None:
+    stack = _ok(applied, "eventbridge")
+    events = stack.client("events")
+    rule_name = stack.outputs["event_rule_arn"].rsplit("/", 1)[-1]
+    pattern = json.loads(events.describe_rule(Name=rule_name)["EventPattern"])
+    assert pattern["source"] == ["aws.s3"]
+    assert sorted(pattern["detail-type"]) == ["Object Created", "Object Deleted"]
+    assert pattern["detail"]["bucket"]["name"] == [stack.outputs["source_bucket"]]
+    (target,) = events.list_targets_by_rule(Rule=rule_name)["Targets"]
+    assert target["Arn"] == stack.outputs["queue_arn"]
+    assert target["DeadLetterConfig"]["Arn"] == _dlq_arn(stack)
+    notification = stack.client("s3").get_bucket_notification_configuration(
+        Bucket=stack.outputs["source_bucket"]
+    )
+    assert not notification.get("QueueConfigurations")
+    assert not notification.get("LambdaFunctionConfigurations")
+    body = _upload_and_receive(stack, "photos/a b.jpg")
+    assert body["detail-type"] == "Object Created"
+    assert body["detail"]["object"]["key"] == "photos/a b.jpg"
+
+
+def _upload_and_receive(stack: Applied, key: str) -> dict[str, Any]:
+    """Upload to the source bucket and return the message that reaches the queue."""
+    s3 = stack.client("s3")
+    # moto evaluates bucket policies without their conditions, so the TLS-only Deny (checked
+    # above) would refuse every plain-HTTP call to the emulator; the trigger does not need it.
+    s3.delete_bucket_policy(Bucket=stack.outputs["source_bucket"])
+    s3.put_object(Bucket=stack.outputs["source_bucket"], Key=key, Body=b"not an image")
+    messages = stack.client("sqs").receive_message(
+        QueueUrl=stack.outputs["queue_url"], WaitTimeSeconds=5, MaxNumberOfMessages=10
+    )["Messages"]
+    assert len(messages) == 1
+    body: dict[str, Any] = json.loads(messages[0]["Body"])
+    return body
+
+
+def test_sqs_trigger_notifies_the_queue(applied: dict[str, Applied]) -> None:
+    stack = _ok(applied, "sqs")
+    notification = stack.client("s3").get_bucket_notification_configuration(
+        Bucket=stack.outputs["source_bucket"]
+    )
+    (queue,) = notification["QueueConfigurations"]
+    assert queue["QueueArn"] == stack.outputs["queue_arn"]
+    assert sorted(queue["Events"]) == ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]
+    assert "EventBridgeConfiguration" not in notification
+    body = _upload_and_receive(stack, "photos/a+b.png")
+    (record,) = body["Records"]
+    assert record["eventName"].startswith("ObjectCreated:")
+    assert record["s3"]["object"]["key"] == "photos/a%2Bb.png"
+
+
+def test_direct_trigger_invokes_with_retries_and_failure_destination(
+    applied: dict[str, Applied],
+) -> None:
+    stack = _ok(applied, "direct")
+    assert stack.outputs.get("queue_url") is None  # null outputs are left out
+    notification = stack.client("s3").get_bucket_notification_configuration(
+        Bucket=stack.outputs["source_bucket"]
+    )
+    (target,) = notification["LambdaFunctionConfigurations"]
+    assert target["LambdaFunctionArn"] == stack.outputs["function_arn"]
+    lam = stack.client("lambda")
+    config = lam.get_function_event_invoke_config(FunctionName=stack.outputs["function_name"])
+    assert config["MaximumRetryAttempts"] == 2
+    assert config["DestinationConfig"]["OnFailure"]["Destination"] == _dlq_arn(stack)
+    assert lam.list_event_source_mappings()["EventSourceMappings"] == []
+
+
+@pytest.mark.parametrize("trigger", TRIGGERS)
+def test_alarms_notify_the_topic_and_buckets_are_hardened(
+    applied: dict[str, Applied], trigger: str
+) -> None:
+    stack = _ok(applied, trigger)
+    alarms = stack.client("cloudwatch").describe_alarms(AlarmNames=stack.outputs["alarm_names"])
+    found = {a["AlarmName"]: a for a in alarms["MetricAlarms"]}
+    name = stack.outputs["function_name"]
+    expected = {f"{name}-errors", f"{name}-throttles", f"{name}-dlq-not-empty"}
+    if trigger != "direct":
+        expected.add(f"{name}-oldest-message-age")
+    assert set(found) == expected
+    for alarm in found.values():
+        assert alarm["AlarmActions"] == [stack.outputs["topic_arn"]]
+
+    logs = stack.client("logs").describe_log_groups(
+        logGroupNamePrefix=stack.outputs["log_group_name"]
+    )
+    (group,) = logs["logGroups"]
+    assert group["retentionInDays"] == 30
+
+    s3 = stack.client("s3")
+    for bucket in (stack.outputs["source_bucket"], stack.outputs["destination_bucket"]):
+        block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+        assert all(block.values())
+        rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]
+        assert rules["Rules"][0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+        policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+        (deny,) = policy["Statement"]
+        assert deny["Effect"] == "Deny"
+        assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        ownership = s3.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"]
+        assert ownership["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]

@@ -1,0 +1,151 @@
+"""Pure parts of packaging: reproducible zips, argument checks, README tables, CLI config."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from thumbnailer.errors import ConfigError
+from thumbnailer.local.terraform import MIRROR_ENV, find_plugin_mirror, write_cli_config
+from thumbnailer.packaging import build, write_reproducible_zip
+from thumbnailer.packaging.tfdocs import parse_blocks, render, update_readme
+
+ROOT = Path(__file__).resolve().parents[3]
+MODULE = ROOT / "infra" / "modules" / "thumbnailer"
+
+
+def _tree(root: Path, mtime: int) -> list[tuple[str, Path]]:
+    files = {"pkg/b.py": b"print('b')\n", "pkg/a.py": b"A = 1\n", "pkg/tool": b"#!/bin/sh\n"}
+    entries = []
+    for name, data in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        os.utime(path, (mtime, mtime))
+        entries.append((name, path))
+    (root / "pkg/tool").chmod(0o775)
+    (root / "pkg/a.py").chmod(0o600)
+    return entries
+
+
+def test_zip_is_byte_identical_whatever_the_mtimes_and_order(tmp_path: Path) -> None:
+    first = _tree(tmp_path / "one", 1_600_000_000)
+    second = list(reversed(_tree(tmp_path / "two", 1_700_000_000)))
+    write_reproducible_zip(first, tmp_path / "one.zip")
+    write_reproducible_zip(second, tmp_path / "two.zip")
+    digest = [
+        hashlib.sha256((tmp_path / z).read_bytes()).hexdigest() for z in ("one.zip", "two.zip")
+    ]
+    assert digest[0] == digest[1]
+    with zipfile.ZipFile(tmp_path / "one.zip") as archive:
+        infos = archive.infolist()
+    assert [i.filename for i in infos] == ["pkg/a.py", "pkg/b.py", "pkg/tool"]
+    modes = {i.filename: stat.S_IMODE(i.external_attr >> 16) for i in infos}
+    assert modes == {"pkg/a.py": 0o644, "pkg/b.py": 0o644, "pkg/tool": 0o755}
+    assert {i.date_time for i in infos} == {(1980, 1, 1, 0, 0, 0)}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"python": "3.9"}, "python '3.9'"),
+        ({"arch": "ppc64le"}, "arch 'ppc64le'"),
+        ({"without": ["aws"]}, "--without aws"),
+    ],
+)
+def test_build_refuses_bad_arguments(
+    tmp_path: Path, kwargs: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        build(tmp_path, **kwargs)  # type: ignore[arg-type]
+    assert message in caught.value.message
+    assert not any(tmp_path.iterdir()), "nothing is built when the arguments are wrong"
+
+
+def test_readme_tables_are_in_sync_with_variables_and_outputs() -> None:
+    assert not update_readme(MODULE, check=True), (
+        "infra/modules/thumbnailer/README.md is stale: "
+        "run `python -m thumbnailer.packaging.tfdocs infra/modules/thumbnailer`"
+    )
+    generated = render(MODULE)
+    variables = parse_blocks((MODULE / "variables.tf").read_text(), "variable")
+    outputs = parse_blocks((MODULE / "outputs.tf").read_text(), "output")
+    for block in [*variables, *outputs]:
+        assert f"| `{block.name}` |" in generated
+
+
+def test_parser_reads_multiline_types_and_defaults() -> None:
+    text = """variable "tags" {
+  description = "Tags, \\"all\\" of them."
+  type = object({
+    a = optional(string, "x")
+  })
+  default = {
+    a = "y"
+  }
+
+  validation {
+    condition     = true
+    error_message = "never"
+  }
+}
+
+variable "name" {
+  description = "Required."
+  type        = string
+}
+"""
+    tags, name = parse_blocks(text, "variable")
+    assert tags.description == 'Tags, "all" of them.'
+    assert tags.type == 'object({ a = optional(string, "x") })'
+    assert tags.default == '{ a = "y" }'
+    assert name.required and not tags.required
+
+
+def test_every_variable_and_output_is_described() -> None:
+    text = 'variable "x" {\n  type = string\n}\n'
+    with pytest.raises(ConfigError):
+        parse_blocks(text, "variable")
+
+
+def _mirror(root: Path) -> Path:
+    provider = root / "registry.terraform.io" / "hashicorp" / "aws" / "5.100.0" / "linux_amd64"
+    provider.mkdir(parents=True)
+    return root
+
+
+def test_mirror_from_environment_wins(tmp_path: Path) -> None:
+    mirror = _mirror(tmp_path / "mine")
+    found = find_plugin_mirror({MIRROR_ENV: str(mirror), "HOME": str(tmp_path)}, search_roots=())
+    assert found == mirror
+
+
+def test_mirror_from_environment_must_hold_the_provider(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError):
+        find_plugin_mirror({MIRROR_ENV: str(tmp_path), "HOME": str(tmp_path)}, search_roots=())
+
+
+def test_mirror_found_by_shallow_search_and_conventional_dirs(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert find_plugin_mirror({"HOME": str(home)}, search_roots=(tmp_path / "opt",)) is None
+    deep = _mirror(tmp_path / "opt" / "vendor" / "tf-plugins")
+    assert find_plugin_mirror({"HOME": str(home)}, search_roots=(tmp_path / "opt",)) == deep
+    conventional = _mirror(home / ".terraform.d" / "plugins")
+    env = {"HOME": str(home), "XDG_DATA_DIRS": ""}
+    assert find_plugin_mirror(env, search_roots=(tmp_path / "opt",)) == conventional
+
+
+def test_cli_config_uses_the_mirror_then_the_registry(tmp_path: Path) -> None:
+    mirror = _mirror(tmp_path / "mirror")
+    text = write_cli_config(tmp_path / "rc", mirror).read_text()
+    assert f'path    = "{mirror}"' in text
+    assert 'include = ["registry.terraform.io/hashicorp/aws"]' in text
+    assert "direct {" in text and 'exclude = ["registry.terraform.io/hashicorp/aws"]' in text
+    plain = write_cli_config(tmp_path / "rc2", None, plugin_cache=tmp_path / "cache").read_text()
+    assert "provider_installation" not in plain
+    assert f'plugin_cache_dir = "{tmp_path / "cache"}"' in plain
