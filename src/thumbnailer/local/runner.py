@@ -238,6 +238,7 @@ class Runner:
         self.sns = boto3.client("sns", **kwargs)  # type: ignore[call-overload]
         self.stats = Stats()
         self.lock = threading.Lock()
+        self.save_lock = threading.Lock()
         self.stop = threading.Event()
         out = self.info.outputs
         self.timeout = float(out.get("function_timeout") or 10)
@@ -284,12 +285,13 @@ class Runner:
 
     def save(self) -> None:
         """Write ``stats.json`` and the worker pids."""
-        with self.lock:
-            data = self.stats.as_dict()
-        data["pid"] = os.getpid()
-        data["worker_pids"] = [w.pid for w in self.workers if w.pid]
-        data["ready"] = True
-        write_json(self.state_dir / "stats.json", data)
+        with self.save_lock:
+            with self.lock:
+                data = self.stats.as_dict()
+            data["pid"] = os.getpid()
+            data["worker_pids"] = [w.pid for w in self.workers if w.pid]
+            data["ready"] = True
+            write_json(self.state_dir / "stats.json", data)
 
     def invoke(self, worker: Worker, event: dict[str, Any]) -> dict[str, Any] | None:
         """Invoke and account; ``None`` on a function error or timeout."""
