@@ -97,6 +97,7 @@ locals {
 }
 
 resource "aws_s3_bucket_lifecycle_configuration" "this" {
+  # checkov:skip=CKV_AWS_300: the abort rule is on by default (abort_incomplete_upload_days = 7); it is a dynamic block checkov cannot see into.
   for_each = local.lifecycle_wanted ? aws_s3_bucket.this : {}
 
   bucket = each.value.id

@@ -140,6 +140,7 @@ resource "aws_lambda_layer_version" "dependencies" {
 }
 
 resource "aws_cloudwatch_log_group" "this" {
+  # checkov:skip=CKV_AWS_338: retention is the user's choice (log_retention_days, 30 by default): a year of one-line-per-object logs costs more than the thumbnails.
   name              = local.log_group_name
   retention_in_days = var.log_retention_days
   kms_key_id        = var.kms_key_arn
