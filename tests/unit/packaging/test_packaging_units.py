@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import stat
 import zipfile
 from pathlib import Path
@@ -14,6 +15,7 @@ from thumbnailer.errors import ConfigError
 from thumbnailer.local.terraform import MIRROR_ENV, find_plugin_mirror, write_cli_config
 from thumbnailer.packaging import build, write_reproducible_zip
 from thumbnailer.packaging.tfdocs import parse_blocks, render, update_readme
+from thumbnailer.settings import VARIABLES
 
 ROOT = Path(__file__).resolve().parents[3]
 MODULE = ROOT / "infra" / "modules" / "thumbnailer"
@@ -149,3 +151,12 @@ def test_cli_config_uses_the_mirror_then_the_registry(tmp_path: Path) -> None:
     plain = write_cli_config(tmp_path / "rc2", None, plugin_cache=tmp_path / "cache").read_text()
     assert "provider_installation" not in plain
     assert f'plugin_cache_dir = "{tmp_path / "cache"}"' in plain
+
+
+def test_module_sets_exactly_the_function_settings() -> None:
+    """Fast half of the contract (the apply test checks the deployed values parse)."""
+    main = (MODULE / "main.tf").read_text()
+    block = main.split("function_environment = {", 1)[1].split("}", 1)[0]
+    names = re.findall(r"^\s*(THUMBNAILER_[A-Z_]+)\s*=", block, re.M)
+    assert len(names) == len(set(names))
+    assert set(names) == {v.name for v in VARIABLES}
