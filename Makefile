@@ -34,7 +34,7 @@ test: lint typecheck checkov ## Lint, type-check, scan the Terraform and run the
 
 CHECKOV_VERSION := 3.3.30
 checkov: $(UV) ## Static analysis of infra/ (every failed check must be suppressed with a reason).
-	$(UV) tool run --from "checkov==$(CHECKOV_VERSION)" checkov -d infra --compact --quiet
+	$(UV) tool run --from "checkov==$(CHECKOV_VERSION)" checkov -d infra --compact --quiet --skip-download
 
 lint: $(VENV_STAMP) ## ruff check and format check.
 	$(RUN) ruff check src tests bench
