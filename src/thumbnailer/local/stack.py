@@ -135,11 +135,12 @@ def _cache_dir() -> Path:
     return Path(os.environ.get("THUMBNAILER_CACHE", str(Path.home() / ".cache" / "thumbnailer")))
 
 
-def _terraform(state_dir: Path) -> Any:
+def _terraform(state_dir: Path, stage: bool = False) -> Any:
     from thumbnailer.local.terraform import Terraform, stage_infra
 
     staged = state_dir / "infra"
-    if not (staged / "examples" / "local").is_dir():
+    # `up` always applies the checkout's current module; `down --destroy` the copy it applied.
+    if stage or not (staged / "examples" / "local").is_dir():
         stage_infra(infra_root(), staged)
     return Terraform(
         working_dir=staged / "examples" / "local",
@@ -174,7 +175,7 @@ def up(options: UpOptions) -> StackInfo:
     _DETACHED.append(server)
     _log(f"moto server on {endpoint}")
     try:
-        tf = _terraform(state_dir)
+        tf = _terraform(state_dir, stage=True)
         variables = {
             "endpoint": endpoint,
             "trigger": options.trigger,
