@@ -43,7 +43,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--dry-run", action="store_true", help="Only count, and estimate the Lambda cost."
     )
     parser.add_argument("--limit", type=int, default=None, help="At most N source objects.")
-    parser.add_argument("--queue-url", help="Queue of the deployed stack (--mode queue).")
+    parser.add_argument(
+        "--queue-url",
+        help="Queue of the deployed stack (--mode queue; found from --function-name if omitted).",
+    )
     parser.add_argument(
         "--rate", type=float, default=50.0, help="Messages per second in queue mode (default: 50)."
     )
@@ -97,9 +100,33 @@ def _environment(args: argparse.Namespace) -> tuple[dict[str, str], str | None, 
         except Exception as exc:
             raise ConfigError(f"cannot read function {args.function_name!r}: {exc}") from exc
         variables = config.get("Environment", {}).get("Variables", {})
-        return dict(variables), args.queue_url, region
+        queue_url = args.queue_url
+        if queue_url is None and args.mode == "queue":
+            queue_url = _queue_of(client, args.function_name, region)
+        return dict(variables), queue_url, region
     env = {k: v for k, v in os.environ.items() if k.startswith("THUMBNAILER_")}
     return env, args.queue_url, region
+
+
+def _queue_of(lambda_client: Any, function_name: str, region: str) -> str | None:
+    """The SQS queue the function's event source mapping reads (the module's buffer queue)."""
+    import boto3
+
+    try:
+        mappings = lambda_client.list_event_source_mappings(FunctionName=function_name)
+        arns = [
+            m["EventSourceArn"]
+            for m in mappings.get("EventSourceMappings", [])
+            if str(m.get("EventSourceArn", "")).startswith("arn:aws:sqs:")
+        ]
+        if not arns:
+            return None
+        _, _, _, _, account, name = arns[0].split(":", 5)
+        sqs = boto3.client("sqs", region_name=region)
+        url: str = sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
+    except Exception as exc:
+        raise ConfigError(f"cannot find the queue of {function_name!r}: {exc}") from exc
+    return url
 
 
 def _handle(args: argparse.Namespace) -> int:
