@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -52,6 +53,12 @@ def _ours() -> Run:
         return thumb.width, thumb.height
 
     return run
+
+
+def _ours_without_vips() -> Run:
+    """The engine where pyvips is not installed (the Lambda layer today): PNG/WebP via Pillow."""
+    sys.modules["pyvips"] = None  # type: ignore[assignment]  # find_spec() now says: absent
+    return _ours()
 
 
 def _register_heif() -> None:
@@ -131,6 +138,12 @@ CONTENDERS: dict[str, Contender] = {
     c.name: c
     for c in [
         Contender("ours", "thumbnailer.render", ALL, _ours),
+        Contender(
+            "ours_pillow",
+            "thumbnailer.render without pyvips",
+            frozenset({"png", "webp"}),
+            _ours_without_vips,
+        ),
         Contender("pillow", "naive Pillow", ALL, _pillow_naive),
         Contender("pyvips", "pyvips thumbnail_source", VIPS_FORMATS, _pyvips),
         Contender("draft", "Pillow draft decode (floor)", frozenset({"jpeg"}), _jpeg_draft, True),

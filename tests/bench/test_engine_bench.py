@@ -18,6 +18,7 @@ BENCH = ROOT / "bench" / "engine.py"
 CONTENDERS = {
     # contender: the input formats it must have run on
     "ours": {"jpeg", "png", "webp", "heic"},
+    "ours_pillow": {"png", "webp"},
     "pillow": {"jpeg", "png", "webp", "heic"},
     "pyvips": {"jpeg", "png", "webp"},
     "draft": {"jpeg"},
