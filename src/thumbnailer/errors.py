@@ -19,6 +19,7 @@ __all__ = [
     "InvalidEvent",
     "ObjectNotFound",
     "RenderTimeout",
+    "TerraformError",
     "ThumbnailerError",
     "TooLarge",
     "TransientError",
@@ -94,6 +95,12 @@ class ConfigError(ThumbnailerError):
     """A setting has an invalid value, or settings combine into a loop."""
 
     kind = "config"
+
+
+class TerraformError(ThumbnailerError):
+    """A Terraform command failed; the message carries Terraform's own diagnostics."""
+
+    kind = "terraform"
 
 
 class TransientError(ThumbnailerError):

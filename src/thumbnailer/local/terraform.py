@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from thumbnailer.errors import ConfigError, ThumbnailerError
+from thumbnailer.errors import ConfigError, TerraformError
 
 __all__ = [
     "MIRROR_ENV",
@@ -34,12 +34,6 @@ MIRROR_ENV = "THUMBNAILER_TF_PLUGIN_MIRROR"
 # The provider we need; a mirror counts only if it holds this one.
 _PROVIDER = Path("registry.terraform.io") / "hashicorp" / "aws"
 _MESSAGE_TAIL = 4000  # characters of Terraform's output kept in an error message
-
-
-class TerraformError(ThumbnailerError):
-    """A Terraform command failed; the message carries Terraform's own diagnostics."""
-
-    kind = "terraform"
 
 
 def _conventional_plugin_dirs(environ: Mapping[str, str]) -> list[Path]:
