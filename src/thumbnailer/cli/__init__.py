@@ -32,13 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"thumbnailer {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"thumbnailer.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"thumbnailer.cli.{name}":
-                raise
-            continue
-        module.register(subparsers)
+        importlib.import_module(f"thumbnailer.cli.{name}").register(subparsers)
     return parser
 
 
