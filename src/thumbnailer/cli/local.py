@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 from pathlib import Path
 from typing import Any
 
-from thumbnailer.local.state import DEFAULT_STATE_DIR
+from thumbnailer.local.state import DEFAULT_STATE_DIR, write_json
 
 __all__ = ["register"]
 
@@ -103,6 +104,7 @@ def _up(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    write_json(args.state_dir.resolve() / "runner.json", {"pid": os.getpid(), "foreground": True})
     print("runner in the foreground; Ctrl-C stops the stack", flush=True)
     try:
         runner.run()

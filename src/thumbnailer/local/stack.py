@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -259,7 +260,19 @@ def down(state_dir: Path, destroy: bool = False) -> list[str]:
 
     state_dir = state_dir.resolve()
     done: list[str] = []
-    runner_pid = int(read_json(state_dir / "runner.json").get("pid", 0) or 0)
+    runner = read_json(state_dir / "runner.json")
+    runner_pid = int(runner.get("pid", 0) or 0)
+    if runner.get("foreground"):
+        # `up --foreground` runs the runner in its own terminal: ask it to stop (it then
+        # runs `down` itself), never signal its process group, which is the user's shell's.
+        if runner_pid != os.getpid() and alive(runner_pid):
+            os.kill(runner_pid, signal.SIGTERM)
+            deadline = time.monotonic() + 15
+            while alive(runner_pid) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            done.append(f"asked the foreground runner (pid {runner_pid}) to stop")
+        (state_dir / "runner.json").unlink(missing_ok=True)
+        runner_pid = 0
     if runner_pid:
         if not stop_runner(state_dir):
             raise TransientError(f"the runner's process group {runner_pid} would not stop")
