@@ -138,7 +138,8 @@ def parse_eventbridge(event: Mapping[str, Any]) -> list[ObjectRef]:
                 key=obj["key"],  # EventBridge keys are not URL-encoded
                 action=action,
                 version_id=obj.get("version-id") or None,
-                etag=_etag(obj.get("etag")),
+                # AWS documents `etag`; some emulators send `eTag`, as S3 notifications do.
+                etag=_etag(obj.get("etag", obj.get("eTag"))),
                 size=_size(obj.get("size")),
                 event_time=_time(wrapped.get("time")),
             )

@@ -83,6 +83,15 @@ def test_eventbridge_keys_are_not_decoded() -> None:
     assert parse_eventbridge(event)[0].key == "a+b%20c.png"
 
 
+def test_eventbridge_etag_in_either_spelling() -> None:
+    event = load("eventbridge-object-created.json")
+    documented = parse_eventbridge(event)[0].etag
+    assert documented
+    obj = event["detail"]["object"]
+    obj["eTag"] = obj.pop("etag")  # how moto's S3 spells it
+    assert parse_eventbridge(event)[0].etag == documented
+
+
 def test_eventbridge_deleted() -> None:
     (ref,) = parse_eventbridge(load("eventbridge-object-deleted.json"))
     assert (ref.key, ref.action) == (KEY, Action.DELETED)
