@@ -24,10 +24,9 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Literal, TextIO
-from urllib.parse import quote_plus
 
 from thumbnailer.errors import ConfigError, ObjectNotFound, ThumbnailerError
-from thumbnailer.events.types import ObjectRef
+from thumbnailer.events import ObjectRef, s3_notification
 from thumbnailer.pipeline import META_SOURCE_ETAG, Pipeline, Status
 
 __all__ = [
@@ -190,28 +189,6 @@ def _check(pipeline: Pipeline, ref: ObjectRef) -> str:
     return "todo"
 
 
-def _s3_event(ref: ObjectRef, region: str) -> dict[str, Any]:
-    # The same shape S3 sends to a queue, so the handler treats it like any upload.
-    return {
-        "Records": [
-            {
-                "eventVersion": "2.1",
-                "eventSource": "aws:s3",
-                "awsRegion": region,
-                "eventTime": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
-                "eventName": "ObjectCreated:Put",
-                "userIdentity": {"principalId": "thumbnailer-backfill"},
-                "s3": {
-                    "s3SchemaVersion": "1.0",
-                    "configurationId": "thumbnailer-backfill",
-                    "bucket": {"name": ref.bucket, "arn": f"arn:aws:s3:::{ref.bucket}"},
-                    "object": {"key": quote_plus(ref.key), "size": ref.size, "eTag": ref.etag},
-                },
-            }
-        ]
-    }
-
-
 def _run_pool(
     items: list[ObjectRef],
     concurrency: int,
@@ -331,7 +308,10 @@ def _queue(
             time.sleep(delay)
         next_send = max(next_send, time.monotonic()) + interval * len(batch) / 10
         entries = [
-            {"Id": str(i), "MessageBody": json.dumps(_s3_event(ref, region))}
+            {
+                "Id": str(i),
+                "MessageBody": json.dumps(s3_notification(ref, region, "thumbnailer-backfill")),
+            }
             for i, ref in enumerate(batch)
         ]
         try:

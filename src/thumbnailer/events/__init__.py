@@ -1,5 +1,6 @@
 """Event envelopes → typed object references (:class:`ObjectRef`)."""
 
+from thumbnailer.events.build import s3_notification
 from thumbnailer.events.exceptions import InvalidEvent
 from thumbnailer.events.parse import (
     classify,
@@ -26,4 +27,5 @@ __all__ = [
     "parse_eventbridge",
     "parse_s3_notification",
     "parse_sqs_record",
+    "s3_notification",
 ]

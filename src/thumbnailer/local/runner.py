@@ -39,9 +39,9 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote_plus
 
 from thumbnailer.errors import ThumbnailerError
+from thumbnailer.events import Action, ObjectRef, s3_notification
 from thumbnailer.local.state import StackInfo, read_json, write_json
 
 __all__ = ["Runner", "Worker", "WorkerFailed", "main"]
@@ -193,33 +193,8 @@ def _sqs_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[st
     }
 
 
-def s3_notification(
-    name: str, bucket: str, region: str, key: str, size: int = 0, etag: str = ""
-) -> dict[str, Any]:
-    """An S3 event notification as S3 sends it to a function (key URL-encoded)."""
-    obj: dict[str, Any] = {"key": quote_plus(key), "sequencer": f"{time.time_ns():016X}"}
-    if name.startswith("ObjectCreated"):
-        obj.update(size=size, eTag=etag)
-    return {
-        "Records": [
-            {
-                "eventVersion": "2.1",
-                "eventSource": "aws:s3",
-                "awsRegion": region,
-                "eventTime": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
-                "eventName": name,
-                "userIdentity": {"principalId": "local"},
-                "requestParameters": {"sourceIPAddress": "127.0.0.1"},
-                "responseElements": {},
-                "s3": {
-                    "s3SchemaVersion": "1.0",
-                    "configurationId": "local-runner",
-                    "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
-                    "object": obj,
-                },
-            }
-        ]
-    }
+# Who the runner says sent its direct-trigger events.
+ORIGIN = "local-runner"
 
 
 class Runner:
@@ -420,11 +395,11 @@ class Runner:
             events: list[tuple[str, dict[str, Any]]] = []
             for key, (etag, size) in current.items():
                 if key not in known or known[key][0] != etag:
-                    events.append(
-                        (key, s3_notification("ObjectCreated:Put", bucket, region, key, size, etag))
-                    )
+                    ref = ObjectRef(bucket, key, Action.CREATED, etag=etag, size=size)
+                    events.append((key, s3_notification(ref, region, ORIGIN)))
             for key in known.keys() - current.keys():
-                events.append((key, s3_notification("ObjectRemoved:Delete", bucket, region, key)))
+                ref = ObjectRef(bucket, key, Action.DELETED)
+                events.append((key, s3_notification(ref, region, ORIGIN)))
             for key, event in events:
                 if self.stop.is_set():
                     break

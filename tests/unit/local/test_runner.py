@@ -14,7 +14,7 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from thumbnailer.local.runner import Runner, Worker, WorkerFailed, s3_notification
+from thumbnailer.local.runner import Runner, Worker, WorkerFailed
 from thumbnailer.local.state import StackInfo
 
 # A stand-in handler module: behaviour chosen by the message bodies it receives.
@@ -125,17 +125,6 @@ def test_worker_reports_a_handler_that_cannot_be_imported(
     worker = Worker(artifact, {"_HANDLER": "missing_module.handler"}, tmp_path / "w.log")
     with pytest.raises(WorkerFailed, match="failed to import"):
         worker.invoke(_event("ok"), timeout=5)
-
-
-def test_s3_notification_encodes_the_key_like_s3() -> None:
-    event = s3_notification("ObjectCreated:Put", "b", "us-east-1", "a b+c/ü.jpg", 3, "e")
-    obj = event["Records"][0]["s3"]["object"]
-    assert obj == {
-        "key": "a+b%2Bc%2F%C3%BC.jpg",
-        "sequencer": obj["sequencer"],
-        "size": 3,
-        "eTag": "e",
-    }
 
 
 @pytest.fixture
