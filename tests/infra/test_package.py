@@ -57,6 +57,14 @@ def test_layout_and_limits(artifact_x86: BuildResult) -> None:
     assert all(n.startswith("python/") for n in layer_names)
     assert "python/PIL/__init__.py" in layer_names
     assert "python/boto3/__init__.py" in layer_names
+    # pyvips by default: its Python from the locked sdist, libvips from pyvips-binary's wheel.
+    assert "python/pyvips/__init__.py" in layer_names
+    assert any(
+        n.startswith("python/pyvips-") and n.endswith(".dist-info/RECORD") for n in layer_names
+    )
+    assert any(n.startswith("python/_libvips") and n.endswith(".so") for n in layer_names)
+    assert any(n.startswith("python/pyvips_binary.libs/libvips") for n in layer_names)
+    assert all(n.endswith((".py", ".pyi")) for n in layer_names if n.startswith("python/pyvips/"))
     assert names == sorted(names) and layer_names == sorted(layer_names)
     assert {i.date_time for i in infos} == {(1980, 1, 1, 0, 0, 0)}
     assert artifact_x86.unzipped_total <= 250 * 1024 * 1024
@@ -65,10 +73,11 @@ def test_layout_and_limits(artifact_x86: BuildResult) -> None:
 
 
 def test_without_leaves_decoders_out(tmp_path: Path) -> None:
-    slim = build(tmp_path, python="3.12", arch="x86_64", without=["video", "pdf"])
+    slim = build(tmp_path, python="3.12", arch="x86_64", without=["video", "pdf", "vips"])
     with zipfile.ZipFile(slim.layer_zip) as archive:
         tops = {n.split("/")[1] for n in archive.namelist()}
     assert "av" not in tops and "pypdfium2" not in tops
+    assert not {t for t in tops if "vips" in t}, "--without vips leaves pyvips and libvips out"
     assert "PIL" in tops and "pillow_heif" in tops
 
 
@@ -79,6 +88,7 @@ def test_arm64_layer_has_aarch64_wheels_and_binaries(tmp_path: Path) -> None:
     assert machines, "the layer should hold compiled extensions"
     wrong = {n: m for n, m in machines.items() if m != ELF_MACHINE["arm64"]}
     assert not wrong, f"non-aarch64 binaries in the arm64 layer: {sorted(wrong)[:5]}"
+    assert any(n.startswith("python/_libvips") for n in machines), "libvips for aarch64"
     with zipfile.ZipFile(result.layer_zip) as archive:
         tags = [
             line.split(":", 1)[1].strip()
@@ -110,7 +120,26 @@ class Context:
 
 event = json.load(sys.stdin)
 result = handler(event, Context())
-print(json.dumps({"result": result, "pil": PIL.__file__, "version": sys.version_info[:2]}))
+
+# PNG goes through libvips when the layer's pyvips imports: prove it does on this Python.
+import io
+import pyvips
+from PIL import Image
+from thumbnailer.render import ThumbnailSpec, render
+from thumbnailer.render import _decode
+png = io.BytesIO()
+Image.new("RGB", (1200, 800), (20, 160, 40)).save(png, "PNG")
+thumbnail = render(png.getvalue(), ThumbnailSpec())[0]
+print(json.dumps({
+    "result": result,
+    "pil": PIL.__file__,
+    "version": sys.version_info[:2],
+    "pyvips": pyvips.__file__,
+    "pyvips_api_mode": pyvips.API_mode,
+    "use_vips": _decode.USE_VIPS,
+    "vips_used": "thumbnailer.render._vips" in sys.modules,
+    "png_thumbnail": [thumbnail.width, thumbnail.height],
+}))
 """
 
 
@@ -190,6 +219,11 @@ def test_handler_runs_from_the_unpacked_artifact_on_python312(
     report = json.loads(completed.stdout.strip().splitlines()[-1])
     assert report["version"] == [3, 12]
     assert report["pil"].startswith(str(opt / "python")), "Pillow must come from the layer"
+    assert report["pyvips"].startswith(str(opt / "python")), "pyvips must come from the layer"
+    # API mode: pyvips found the compiled _libvips of pyvips-binary, not a system libvips.
+    assert report["pyvips_api_mode"] is True
+    assert report["use_vips"] is True and report["vips_used"] is True
+    assert report["png_thumbnail"] == [128, 85]
 
     listed = s3.list_objects_v2(Bucket="proof-thumbnails", Prefix="thumbnails/")
     keys = sorted(o["Key"] for o in listed.get("Contents", []))

@@ -4,15 +4,26 @@ The layer is installed from the *locked* versions (``uv export --frozen``) as wh
 Lambda platform (manylinux, the chosen Python and architecture), never from the host's
 site-packages, so a build on a laptop deploys to Lambda without ``cannot import name
 '_imaging'``. Both zips are reproducible: sorted entries, fixed timestamps and permissions.
+
+pyvips is the one exception to "wheels only": it is published as an sdist alone. Its Python
+files are copied out of the locked sdist (checked against the hash in ``uv.lock``) without
+running its build, so nothing compiled on the build machine reaches the layer; the compiled
+part of libvips comes from the ``pyvips-binary`` wheel for the Lambda platform.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import io
 import os
 import shutil
 import stat
 import subprocess
+import tarfile
 import tempfile
+import tomllib
+import urllib.request
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -30,7 +41,7 @@ __all__ = [
 
 ARCHITECTURES = {"x86_64": "x86_64", "arm64": "aarch64"}
 # Decoder extras a user may leave out; `aws` (boto3, Powertools) is always needed.
-OPTIONAL_EXTRAS = ("heif", "pdf", "video")
+OPTIONAL_EXTRAS = ("heif", "pdf", "video", "vips")
 PYTHONS = ("3.11", "3.12", "3.13")
 # Wheels for Amazon Linux 2023 (glibc 2.34), the OS of python3.12+ runtimes.
 MANYLINUX = "manylinux_2_28"
@@ -47,6 +58,13 @@ DIRECT_UPLOAD_LIMIT = 50 * MB
 _STRIP_DIRS = {"__pycache__"}
 _STRIP_SUFFIXES = (".pyc", ".pyo")
 _STRIP_TOP = {"bin"}
+
+# Locked packages published only as an sdist of pure Python: their package folder is copied
+# from the sdist instead of installed as a wheel. Only these file kinds are accepted from it,
+# so a source tree that ever ships a compiled module fails the build instead of reaching Lambda.
+_SDIST_ONLY = ("pyvips",)
+_PURE_SUFFIXES = (".py", ".pyi", "py.typed")
+_DOWNLOAD_TIMEOUT = 120
 
 
 @dataclass(frozen=True)
@@ -166,6 +184,113 @@ def _strip(site: Path) -> None:
             path.unlink()
 
 
+def _locked_sdist(root: Path, name: str) -> tuple[str, str, str]:
+    """``(version, url, sha256)`` of ``name``'s sdist as recorded in ``uv.lock``."""
+    lock = tomllib.loads((root / "uv.lock").read_text(encoding="utf-8"))
+    for package in lock.get("package", []):
+        if package.get("name") == name and "sdist" in package:
+            sdist = package["sdist"]
+            digest = str(sdist.get("hash", ""))
+            if "url" in sdist and digest.startswith("sha256:"):
+                return str(package["version"]), str(sdist["url"]), digest.removeprefix("sha256:")
+    raise ConfigError(f"uv.lock has no sdist with a sha256 hash for {name}")
+
+
+def _fetch_sdist(root: Path, url: str, sha256: str) -> bytes:
+    """The sdist at ``url``, from the checkout's cache or downloaded, matching the lock's hash."""
+    cached = root / ".cache" / "sdists" / sha256 / url.rsplit("/", 1)[-1]
+    if cached.is_file():
+        data = cached.read_bytes()
+        if hashlib.sha256(data).hexdigest() == sha256:
+            return data
+    try:
+        with urllib.request.urlopen(url, timeout=_DOWNLOAD_TIMEOUT) as response:
+            data = bytes(response.read())
+    except OSError as exc:
+        raise ConfigError(f"download of {url} failed: {exc}") from exc
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise ConfigError(f"{url} does not match the sha256 in uv.lock: refusing to package it")
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    partial = cached.with_name(cached.name + ".part")
+    partial.write_bytes(data)
+    partial.replace(cached)
+    return data
+
+
+def _record_hash(data: bytes) -> str:
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    return f"sha256={digest},{len(data)}"
+
+
+def _install_pure_sdist(root: Path, name: str, site: Path) -> None:
+    """Copy ``name``'s package folder out of its locked sdist, with a dist-info beside it.
+
+    The sdist's build is never run (it may try to compile against the build machine's
+    libraries): files are read straight from the archive, and anything that is not Python
+    source makes the build fail.
+    """
+    version, url, sha256 = _locked_sdist(root, name)
+    data = _fetch_sdist(root, url, sha256)
+    top = f"{name}-{version}/"
+    files: dict[str, bytes] = {}
+    metadata = b""
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
+        for member in archive.getmembers():
+            inside = member.name.removeprefix(top)
+            if member.name == top + "PKG-INFO":
+                metadata = _read_member(archive, member)
+            elif member.isfile() and "/" not in inside and inside.upper().startswith("LICENSE"):
+                # The licence travels with the code it covers, as in a wheel's dist-info.
+                files[f"{name}-{version}.dist-info/licenses/{inside}"] = _read_member(
+                    archive, member
+                )
+            elif inside.startswith(f"{name}/") and not member.isdir():
+                if not member.isfile() or not inside.endswith(_PURE_SUFFIXES):
+                    raise ConfigError(
+                        f"{name} {version} sdist holds {inside}, which is not pure Python: "
+                        "it cannot go in the layer without a build for the Lambda platform"
+                    )
+                files[inside] = _read_member(archive, member)
+    if f"{name}/__init__.py" not in files or not metadata:
+        raise ConfigError(f"{name} {version} sdist has no {name}/__init__.py or PKG-INFO")
+    # A dist-info as a wheel install would leave, so importlib.metadata finds the version.
+    info = f"{name}-{version}.dist-info"
+    files[f"{info}/METADATA"] = metadata
+    files[f"{info}/INSTALLER"] = b"thumbnailer\n"
+    files[f"{info}/top_level.txt"] = f"{name}\n".encode()
+    files[f"{info}/WHEEL"] = (
+        b"Wheel-Version: 1.0\nGenerator: thumbnailer\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    )
+    record = [f"{path},{_record_hash(content)}" for path, content in sorted(files.items())]
+    files[f"{info}/RECORD"] = "\n".join([*record, f"{info}/RECORD,,", ""]).encode()
+    for path, content in files.items():
+        target = site / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+
+
+def _read_member(archive: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
+    handle = archive.extractfile(member)
+    if handle is None:
+        raise ConfigError(f"{member.name}: unreadable in the sdist")
+    with handle:
+        return handle.read()
+
+
+def _split_sdist_only(requirements: Path) -> list[str]:
+    """Drop the sdist-only packages from ``requirements``; return the names dropped."""
+    kept: list[str] = []
+    dropped: list[str] = []
+    for line in requirements.read_text(encoding="utf-8").splitlines():
+        name = line.split("==", 1)[0].strip().lower()
+        if "==" in line and not line.startswith((" ", "#")) and name in _SDIST_ONLY:
+            dropped.append(name)
+        else:
+            kept.append(line)
+    requirements.write_text("\n".join([*kept, ""]), encoding="utf-8")
+    return dropped
+
+
 def _function_entries(package: Path) -> list[tuple[str, Path]]:
     return [
         (f"thumbnailer/{name}", path)
@@ -182,7 +307,8 @@ def build(
 ) -> BuildResult:
     """Build ``function.zip`` and ``layer-<python>-<arch>.zip`` into ``out_dir``.
 
-    ``without`` names decoder extras to leave out of the layer (``heif``, ``pdf``, ``video``).
+    ``without`` names decoder extras to leave out of the layer (``heif``, ``pdf``, ``video``,
+    ``vips``).
     Raises :class:`ConfigError` for bad arguments, a failed install, or artifacts over
     Lambda's 250 MB unzipped limit.
     """
@@ -211,6 +337,7 @@ def build(
         export += [arg for e in extras for arg in ("--extra", e)]
         export += ["--project", str(root), "--output-file", str(requirements), "--quiet"]
         _run(export, root)
+        sdist_only = _split_sdist_only(requirements)
         site = work / "layer" / "python"
         _run(
             [
@@ -226,6 +353,8 @@ def build(
             ],
             root,
         )  # fmt: skip
+        for name in sdist_only:
+            _install_pure_sdist(root, name, site)
         _strip(site)
         layer_zip = out_dir / f"layer-{python}-{arch}.zip"
         layer_size = write_reproducible_zip(

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import re
 import stat
+import tarfile
 import zipfile
+from importlib.metadata import PathDistribution
 from pathlib import Path
 
 import pytest
@@ -14,6 +17,7 @@ import pytest
 from thumbnailer.errors import ConfigError
 from thumbnailer.local.terraform import MIRROR_ENV, find_plugin_mirror, write_cli_config
 from thumbnailer.packaging import build, write_reproducible_zip
+from thumbnailer.packaging.build import _install_pure_sdist, _split_sdist_only
 from thumbnailer.packaging.tfdocs import parse_blocks, render, update_readme
 from thumbnailer.settings import VARIABLES
 
@@ -67,6 +71,77 @@ def test_build_refuses_bad_arguments(
         build(tmp_path, **kwargs)  # type: ignore[arg-type]
     assert message in caught.value.message
     assert not any(tmp_path.iterdir()), "nothing is built when the arguments are wrong"
+
+
+def _fake_sdist_checkout(root: Path, files: dict[str, bytes]) -> None:
+    """A checkout whose uv.lock pins an sdist already in the build's download cache."""
+    tar = io.BytesIO()
+    with tarfile.open(fileobj=tar, mode="w:gz") as archive:
+        for name, data in {"PKG-INFO": b"Metadata-Version: 2.4\nName: pyvips\n", **files}.items():
+            info = tarfile.TarInfo(f"pyvips-9.9.9/{name}")
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    digest = hashlib.sha256(tar.getvalue()).hexdigest()
+    url = "https://files.example/pyvips-9.9.9.tar.gz"
+    cached = root / ".cache" / "sdists" / digest / "pyvips-9.9.9.tar.gz"
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(tar.getvalue())
+    (root / "uv.lock").write_text(
+        f'[[package]]\nname = "pyvips"\nversion = "9.9.9"\n'
+        f'sdist = {{ url = "{url}", hash = "sha256:{digest}" }}\n'
+    )
+
+
+def test_pure_sdist_goes_in_as_its_python_files_with_metadata(tmp_path: Path) -> None:
+    _fake_sdist_checkout(
+        tmp_path,
+        {
+            "pyvips/__init__.py": b"X = 1\n",
+            "pyvips/vimage.pyi": b"",
+            "LICENSE.txt": b"MIT\n",
+            "setup.py": b"raise SystemExit('never run')\n",
+        },
+    )
+    site = tmp_path / "site"
+    _install_pure_sdist(tmp_path, "pyvips", site)
+    found = sorted(p.relative_to(site).as_posix() for p in site.rglob("*") if p.is_file())
+    info = "pyvips-9.9.9.dist-info"
+    assert found == [
+        f"{info}/INSTALLER",
+        f"{info}/METADATA",
+        f"{info}/RECORD",
+        f"{info}/WHEEL",
+        f"{info}/licenses/LICENSE.txt",
+        f"{info}/top_level.txt",
+        "pyvips/__init__.py",
+        "pyvips/vimage.pyi",
+    ]
+    distribution = PathDistribution(site / info)
+    assert distribution.metadata["Name"] == "pyvips"
+    assert distribution.files is not None
+    assert all(f.hash is None or f.hash.value for f in distribution.files)
+
+
+def test_sdist_with_anything_compiled_is_refused(tmp_path: Path) -> None:
+    _fake_sdist_checkout(
+        tmp_path, {"pyvips/__init__.py": b"", "pyvips/_fast.cpython-312-x86_64-linux-gnu.so": b""}
+    )
+    with pytest.raises(ConfigError) as caught:
+        _install_pure_sdist(tmp_path, "pyvips", tmp_path / "site")
+    assert "not pure Python" in caught.value.message
+    assert not (tmp_path / "site").exists()
+
+
+def test_sdist_only_packages_are_taken_out_of_the_wheel_install(tmp_path: Path) -> None:
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text(
+        "cffi==2.1.1\n    # via\n    #   pyvips\npyvips==3.2.0\n    # via thumbnailer\n"
+        "pyvips-binary==8.18.7\n"
+    )
+    assert _split_sdist_only(requirements) == ["pyvips"]
+    assert requirements.read_text() == (
+        "cffi==2.1.1\n    # via\n    #   pyvips\n    # via thumbnailer\npyvips-binary==8.18.7\n"
+    )
 
 
 def test_readme_tables_are_in_sync_with_variables_and_outputs() -> None:
