@@ -56,7 +56,7 @@ def _ours() -> Run:
 
 
 def _ours_without_vips() -> Run:
-    """The engine where pyvips is not installed (a layer built with --without vips): PNG/WebP via Pillow."""
+    """The engine without pyvips (a layer built `--without vips`): PNG and WebP via Pillow."""
     sys.modules["pyvips"] = None  # type: ignore[assignment]  # find_spec() now says: absent
     return _ours()
 
