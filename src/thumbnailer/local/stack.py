@@ -254,6 +254,17 @@ def _running(state_dir: Path) -> bool:
     return any(alive(int(d.get("pid", 0) or 0)) for d in (emulator, runner))
 
 
+def _forget_stopped() -> None:
+    # `down` reaps by pid, behind the handles' backs; a poll lets each handle learn its child
+    # is gone (CPython records a child reaped elsewhere as exited), so none warns when dropped.
+    for handle in list(_DETACHED):
+        process = (
+            handle if isinstance(handle, subprocess.Popen) else getattr(handle, "_process", None)
+        )
+        if process is None or process.poll() is not None:
+            _DETACHED.remove(handle)
+
+
 def down(state_dir: Path, destroy: bool = False) -> list[str]:
     """Stop everything ``up`` started; return what was done. Verifies no process is left."""
     from thumbnailer.local.emulator import stop_detached
@@ -293,6 +304,7 @@ def down(state_dir: Path, destroy: bool = False) -> list[str]:
     left = [p for p in (runner_pid, emulator_pid) if p and alive(p)]
     if left:
         raise TransientError(f"processes still running after down: {left}")
+    _forget_stopped()
     # The emulator kept everything in memory: the stack and its state are gone with it.
     for stale in ("stack.json", "stats.json", "direct-snapshot.json"):
         (state_dir / stale).unlink(missing_ok=True)
