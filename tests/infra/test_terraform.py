@@ -289,6 +289,12 @@ def test_iam_is_least_privilege(applied: dict[str, Applied], trigger: str) -> No
         "s3:PutObject",
     ]
     assert statements["WriteThumbnails"]["Resource"] == f"arn:aws:s3:::{destination}/thumbnails/*"
+    assert statements["ListSources"]["Resource"] == f"arn:aws:s3:::{source}"
+    assert _as_list(statements["WriteFailureMarkers"]["Action"]) == [
+        "s3:DeleteObject",
+        "s3:GetObject",
+        "s3:PutObject",
+    ]
     assert statements["WriteFailureMarkers"]["Resource"] == f"arn:aws:s3:::{destination}/failed/*"
     assert statements["ListThumbnails"]["Resource"] == f"arn:aws:s3:::{destination}"
     log_group = stack.outputs["log_group_name"]
@@ -308,6 +314,7 @@ def test_iam_is_least_privilege(applied: dict[str, Applied], trigger: str) -> No
         assert "SendFailedInvocations" not in statements
     expected = {
         "ReadSources",
+        "ListSources",
         "WriteThumbnails",
         "WriteFailureMarkers",
         "ListThumbnails",

@@ -45,6 +45,14 @@ data "aws_iam_policy_document" "function" {
   }
 
   statement {
+    # Without ListBucket, S3 answers 403 instead of 404 for a source that is gone: deletion
+    # sync checks the source was not uploaded again, and a vanished upload must read not_found.
+    sid       = "ListSources"
+    actions   = ["s3:ListBucket"]
+    resources = [local.source_arn]
+  }
+
+  statement {
     # HEAD of an existing thumbnail proves a redelivery is already done.
     sid       = "WriteThumbnails"
     actions   = concat(["s3:GetObject", "s3:PutObject"], var.delete_sync ? ["s3:DeleteObject"] : [])
@@ -54,8 +62,9 @@ data "aws_iam_policy_document" "function" {
   dynamic "statement" {
     for_each = var.failure_prefix == "" ? [] : [1]
     content {
+      # Reading its own marker keeps a failure reported once; a fixed re-upload deletes it.
       sid       = "WriteFailureMarkers"
-      actions   = ["s3:PutObject"]
+      actions   = concat(["s3:GetObject", "s3:PutObject"], var.delete_sync ? ["s3:DeleteObject"] : [])
       resources = local.failure_arns
     }
   }
