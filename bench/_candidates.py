@@ -1,4 +1,4 @@
-"""Faster paths under study for PNG, WebP and HEIC (issue 2 §5), measured beside the engine.
+"""Faster paths under study for PNG, WebP and HEIC, measured beside the engine.
 
 Plain Pillow decodes every pixel of a PNG or WebP (no scaled decoding: 36 MB for a 12 MP RGB
 PNG, more for WebP, which it decodes through RGBA), and pillow-heif decodes the whole HEVC

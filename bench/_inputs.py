@@ -62,7 +62,7 @@ class BenchInput:
 
 
 def kinds(quick: bool = False) -> list[InputKind]:
-    """The inputs of a full run (issue 2 §5), or tiny versions of them for a smoke run."""
+    """The inputs of a full run, or tiny versions of them for a smoke run."""
     full = [
         InputKind("jpeg12", "JPEG 12 MP", "jpeg", 4000, 3000),
         InputKind("jpeg24", "JPEG 24 MP", "jpeg", 6000, 4000),

@@ -10,7 +10,7 @@ on ``PYTHONPATH`` — what Lambda's ``/var/task`` + layer gives the handler.
 
 Scenarios:
 
-* ``boto3``: ``import boto3`` — the yardstick (the issue's budget is 1.3 times this);
+* ``boto3``: ``import boto3`` — the yardstick (the budget is 1.3 times this);
 * ``handler``: ``import thumbnailer.aws_lambda`` — what Lambda's init phase pays;
 * ``handler + boto3``: the above plus ``import boto3``, which the first invocation adds when it
   builds its clients: the whole import cost of a cold start;

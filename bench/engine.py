@@ -1,11 +1,11 @@
 """Engine benchmark: ``thumbnailer.render`` vs naive Pillow vs pyvips, side by side in one run.
 
-Issue 2 §5. For every generated photographic input (see ``_inputs.py``) and every contender
+For every generated photographic input (see ``_inputs.py``) and every contender
 (see ``_contenders.py``), each repetition runs one measurement in a fresh process
 (``_measure.py``): median time of the repetitions, and the highest peak RSS above the
 interpreter. Contenders are interleaved within each repetition, in a rotating order, so that
-the noise of a shared machine falls on all of them alike. Ratios against the targets of the
-issue are marked PASS or MISS.
+the noise of a shared machine falls on all of them alike. Ratios against the engine's
+performance targets are marked PASS or MISS.
 
     python bench/engine.py [--repeat N] [--quick] [--json | --markdown] [--candidates]
 """
@@ -71,7 +71,7 @@ class Cell:
 
 @dataclass(frozen=True)
 class Check:
-    """One target of the issue, evaluated on one input."""
+    """One performance target, evaluated on one input."""
 
     what: str
     measured: float | None
@@ -192,7 +192,7 @@ def _full_megapixels(kind: dict[str, Any]) -> float:
 def checks(
     kind: dict[str, Any], cells: dict[tuple[str, str], Cell], baseline: str = "ours"
 ) -> list[Check]:
-    """The targets of issue 2 §5 that apply to this input, for ``baseline`` (our engine)."""
+    """The performance targets that apply to this input, for ``baseline`` (our engine)."""
     name, fmt = kind["name"], kind["fmt"]
 
     def ratio(what: str, other: str, limit: float) -> Check:
