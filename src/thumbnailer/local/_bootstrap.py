@@ -50,15 +50,16 @@ def _install_faults(spec_text: str) -> None:
     ``THUMBNAILER_LOCAL_FAULTS`` is a JSON rule or list of rules: ``match`` (substring the
     request URL must contain; "" for all), ``operations`` (S3 operation names; empty for all),
     ``rate`` (share of matching attempts answered ``503 SlowDown``), ``delay`` (seconds to
-    sleep first, to keep a batch in flight) and ``seed``. Only this local worker reads it;
-    the function deployed to AWS never does.
+    sleep first, to keep a batch in flight). Each worker process draws its own faults, so a
+    fresh environment does not replay the faults that failed the last one. Only this local
+    worker reads it; the function deployed to AWS never does.
     """
     import botocore.awsrequest
     import botocore.session
 
     loaded = json.loads(spec_text)
     rules = loaded if isinstance(loaded, list) else [loaded]
-    rngs = [random.Random(rule.get("seed")) for rule in rules]
+    rngs = [random.Random() for _ in rules]
     body = (
         b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code>'
         b"<Message>injected fault</Message></Error>"
