@@ -49,6 +49,8 @@ META_SPEC = "spec"
 # Formats that may carry transparency: with format `auto` their thumbnails are most likely PNG,
 # so the idempotency check asks for the PNG key first and usually needs one HEAD per size.
 _ALPHA_SUFFIXES = (".png", ".webp", ".gif", ".tif", ".tiff", ".heic", ".heif", ".avif", ".ico")
+# Every JPEG starts with these bytes; JPEG carries no transparency, so `auto` makes JPEG of it.
+_JPEG_MAGIC = b"\xff\xd8\xff"
 
 
 class Status(StrEnum):
@@ -300,19 +302,18 @@ class Pipeline:
         except ObjectNotFound:
             return None
 
-    def _current_for(self, ref: ObjectRef, etag: str) -> bool:
-        """True if every size has a thumbnail made from ``etag`` with today's spec."""
+    def _current_as(self, ref: ObjectRef, etag: str, ext: str) -> bool | None:
+        """Whether every size has a thumbnail with extension ``ext`` made from ``etag`` today.
+
+        ``None`` when the first size has no thumbnail with that extension at all (for a new
+        object: the one HEAD it costs). Stops at the first thumbnail that is missing or stale,
+        so it costs at most one HEAD per thumbnail.
+        """
         dest = self.settings.destination_bucket
-        candidates = self.extensions(ref.key)
-        for size in self.settings.spec.sizes:
-            for ext in candidates:
-                info = self._head_or_none(dest, self.destination_key(ref.key, size, ext))
-                if info is not None:
-                    # All sizes of one source share a format: stop probing the others.
-                    candidates = (ext,)
-                    break
-            else:
-                return False
+        for index, size in enumerate(self.settings.spec.sizes):
+            info = self._head_or_none(dest, self.destination_key(ref.key, size, ext))
+            if info is None:
+                return None if index == 0 else False
             meta = info.metadata
             if not (
                 self._belongs(info, ref)
@@ -321,6 +322,42 @@ class Pipeline:
             ):
                 return False
         return True
+
+    def _current_in(self, ref: ObjectRef, etag: str, extensions: tuple[str, ...]) -> bool | None:
+        """:meth:`_current_as` for the first of ``extensions`` that has thumbnails.
+
+        All sizes of one source share a format, so the first extension found decides; ``None``
+        when none of them has a thumbnail of the first size.
+        """
+        for ext in extensions:
+            current = self._current_as(ref, etag, ext)
+            if current is not None:
+                return current
+        return None
+
+    def _split_extensions(self, key: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The extensions worth a HEAD before the source is read, and those to ask after.
+
+        With format ``auto`` a PNG thumbnail needs a source with transparency, which the
+        source's first bytes can rule out (JPEG has none): when JPEG is the likelier output,
+        the PNG keys are asked only after the GET, and only for a source that is not a JPEG.
+        A new JPEG then costs one HEAD, a redelivered one a HEAD per thumbnail.
+        """
+        extensions = self.extensions(key)
+        if extensions[1:] == (EXTENSIONS[OutputFormat.PNG],):
+            return extensions[:1], extensions[1:]
+        return extensions, ()
+
+    @staticmethod
+    def _possible(extensions: tuple[str, ...], data: bytes) -> tuple[str, ...]:
+        """The deferred extensions ``data`` can still produce (no PNG from JPEG data)."""
+        if data.startswith(_JPEG_MAGIC):
+            return tuple(e for e in extensions if e != EXTENSIONS[OutputFormat.PNG])
+        return extensions
+
+    def _current_for(self, ref: ObjectRef, etag: str) -> bool:
+        """True if every size has a thumbnail made from ``etag`` with today's spec."""
+        return bool(self._current_in(ref, etag, self.extensions(ref.key)))
 
     def is_current(self, ref: ObjectRef) -> bool:
         """True if the thumbnails of ``ref`` exist for its ETag and the current spec.
@@ -384,7 +421,9 @@ class Pipeline:
         seen.update(size=size, etag=etag)
         if size > limit:
             raise TooLarge(f"{ref}: {size} bytes is over the {limit}-byte limit")
-        if self._current_for(ref, etag):
+        early, deferred = self._split_extensions(ref.key)
+        current = self._current_in(ref, etag, early)
+        if current:
             return Outcome(
                 ref, Status.SKIPPED, reason="thumbnails are current", source_etag=etag,
                 timings=timings,
@@ -400,10 +439,15 @@ class Pipeline:
         if len(data) > limit:
             raise TooLarge(f"{ref}: {len(data)} bytes is over the {limit}-byte limit")
         # The object may have been replaced since the event: what counts is what we read.
-        if info.etag and info.etag != etag and self._current_for(ref, info.etag):
+        if info.etag and info.etag != etag:
+            current = self._current_in(ref, info.etag, early + self._possible(deferred, data))
+        elif current is None and deferred:
+            # Nothing in the likelier format: the other one counts if this source can make it.
+            current = self._current_in(ref, etag, self._possible(deferred, data))
+        if current:
             return Outcome(
                 ref, Status.SKIPPED, reason="thumbnails are current", source_bytes=len(data),
-                source_etag=info.etag, timings=timings,
+                source_etag=info.etag or etag, timings=timings,
             )  # fmt: skip
 
         start = self._clock()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 from dataclasses import replace
 from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
+from PIL import Image
 from pipeline_helpers import CountingStore, FakeRenderer, jpeg_bytes
 
 from thumbnailer.errors import AccessDenied, CorruptImage, TransientError
@@ -32,6 +34,13 @@ def make(store: CountingStore, renderer: FakeRenderer | None = None, **changes: 
     )
     settings = replace(base, **changes)  # type: ignore[arg-type]
     return Pipeline(settings, store, renderer=renderer or FakeRenderer())
+
+
+def png_bytes() -> bytes:
+    """A small real PNG with transparency."""
+    buffer = io.BytesIO()
+    Image.new("RGBA", (64, 48), (0, 0, 255, 128)).save(buffer, "PNG")
+    return buffer.getvalue()
 
 
 def upload(store: CountingStore, key: str = KEY, data: bytes | None = None) -> ObjectRef:
@@ -121,6 +130,58 @@ class TestCreate:
         assert pipeline.process(ref).status is Status.SKIPPED
         assert store.calls == {"head": 2}
         assert renderer.calls == 1
+
+    def test_a_new_jpeg_costs_one_head(self, store: CountingStore) -> None:
+        # The first HEAD answers 404: every thumbnail must be made, and JPEG data never makes
+        # PNG ones, so neither the other sizes nor the PNG keys are asked.
+        renderer = FakeRenderer()
+        outcome = make(store, renderer).process(upload(store))
+        assert outcome.status is Status.CREATED
+        assert store.calls == {"head": 1, "get": 1, "put": 2, "delete": 1}
+        assert renderer.calls == 1
+
+    def test_a_new_version_costs_one_head(self, store: CountingStore) -> None:
+        pipeline = make(store)
+        pipeline.process(upload(store, data=jpeg_bytes(color="blue")))
+        outcome = pipeline.process(upload(store, data=jpeg_bytes(color="green")))
+        assert outcome.status is Status.CREATED
+        assert store.calls == {"head": 1, "get": 1, "put": 2, "delete": 1}
+
+    def test_a_png_named_jpeg_is_current_without_a_render(self, store: CountingStore) -> None:
+        # A transparent PNG saved as .jpg gets PNG thumbnails; its JPEG keys answer 404, so
+        # the PNG keys are asked once the source's bytes show it can make them.
+        renderer = FakeRenderer(alpha=True)
+        pipeline = make(store, renderer)
+        ref = upload(store, "misnamed.jpg", png_bytes())
+        created = pipeline.process(ref)
+        assert [t.key.rsplit(".", 1)[1] for t in created.thumbnails] == ["png", "png"]
+        store.calls.clear()
+        again = pipeline.process(ref)
+        assert (again.status, again.reason) == (Status.SKIPPED, "thumbnails are current")
+        assert renderer.calls == 1
+        assert store.calls == {"head": 3, "get": 1}
+
+    def test_opaque_png_sources_are_current_without_a_get(self, store: CountingStore) -> None:
+        renderer = FakeRenderer(alpha=False)
+        pipeline = make(store, renderer)
+        ref = upload(store, "opaque.png", png_bytes())
+        assert pipeline.process(ref).status is Status.CREATED
+        assert store.calls["head"] == 2  # the PNG key, then the JPEG key, before the GET
+        store.calls.clear()
+        assert pipeline.process(ref).status is Status.SKIPPED
+        assert store.calls == {"head": 3}
+        assert renderer.calls == 1
+
+    def test_a_missing_size_is_made_again(self, store: CountingStore) -> None:
+        renderer = FakeRenderer()
+        pipeline = make(store, renderer)
+        ref = upload(store)
+        created = pipeline.process(ref)
+        store.inner.delete(DST, created.thumbnails[1].key)
+        store.calls.clear()
+        assert pipeline.process(ref).status is Status.CREATED
+        assert renderer.calls == 2
+        assert store.calls["head"] == 2
 
     def test_newer_source_version_replaces(self, store: CountingStore) -> None:
         renderer = FakeRenderer()
