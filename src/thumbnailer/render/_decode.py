@@ -136,28 +136,37 @@ class PillowSource:
         return None
 
 
-def _vips_available() -> bool:
+def _installed(module: str) -> bool:
     import importlib.util
 
-    return importlib.util.find_spec("pyvips") is not None
+    return importlib.util.find_spec(module) is not None
 
 
 # Formats whose pixels libvips decodes faster and in less memory than Pillow, when installed.
 # Set to False to force the Pillow path (tests and benchmarks compare both).
 USE_VIPS: bool | None = None  # None: decide on first use
 _VIPS_KINDS = frozenset({Kind.PNG, Kind.WEBP})
+# Large AVIF pixels through PyAV (the `video` extra), when installed; False forces Pillow.
+USE_AV: bool | None = None  # None: decide on first use
 
 
 def open_source(data: bytes, kind: Kind, budget: PixelBudget) -> Source:
     """Open ``data`` with the decoder for ``kind``: header read and limits checked."""
-    global USE_VIPS
+    global USE_VIPS, USE_AV
     if kind in _VIPS_KINDS:
         if USE_VIPS is None:
-            USE_VIPS = _vips_available()
+            USE_VIPS = _installed("pyvips")
         if USE_VIPS:
             from thumbnailer.render._vips import VipsSource
 
             return VipsSource(data, kind, budget)
+    if kind is Kind.AVIF:
+        if USE_AV is None:
+            USE_AV = _installed("av")
+        if USE_AV:
+            from thumbnailer.render._avif import AvifSource
+
+            return AvifSource(data, budget)
     if kind in _PIL_FORMATS:
         return PillowSource(data, kind, budget)
     if kind is Kind.HEIF:

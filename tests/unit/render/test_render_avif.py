@@ -1,0 +1,234 @@
+"""AVIF: large pictures are decoded shrunk through PyAV when it is installed, else by Pillow.
+
+Both paths must give the same thumbnails: orientation from the file's irot/imir transforms,
+alpha, 10-bit pixels, ICC colour, no metadata, and the same typed errors.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+
+import pytest
+from imaging_helpers import (
+    close,
+    encode,
+    open_thumbnail,
+    rgb_at,
+    rgb_profile_swapping_red_and_green,
+)
+from PIL import Image, ImageChops, ImageDraw, ImageStat
+
+from thumbnailer.errors import CorruptImage, TooLarge
+from thumbnailer.render import _decode, render
+from thumbnailer.render.spec import Limits, OutputFormat, Size, ThumbnailSpec
+
+av = pytest.importorskip("av")
+
+RED = (220, 30, 30)
+BLUE = (30, 30, 220)
+# Large enough that the engine asks for a 4x smaller picture: the PyAV path is taken.
+WIDTH, HEIGHT = 1200, 800
+
+# How to store an upright picture so that orientation N (irot/imir) shows it upright again.
+_STORE = {
+    1: [],
+    2: [Image.Transpose.FLIP_LEFT_RIGHT],
+    3: [Image.Transpose.ROTATE_180],
+    4: [Image.Transpose.FLIP_TOP_BOTTOM],
+    5: [Image.Transpose.TRANSPOSE],
+    6: [Image.Transpose.ROTATE_90],
+    7: [Image.Transpose.TRANSVERSE],
+    8: [Image.Transpose.ROTATE_270],
+}
+
+
+def _marked(width: int = WIDTH, height: int = HEIGHT) -> Image.Image:
+    """Upright picture: red top-left quadrant, blue bottom-right, grey elsewhere."""
+    image = Image.new("RGB", (width, height), (128, 128, 128))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((0, 0, width // 2 - 1, height // 2 - 1), fill=RED)
+    draw.rectangle((width // 2, height // 2, width, height), fill=BLUE)
+    return image
+
+
+def _assert_upright(image: Image.Image) -> None:
+    width, height = image.size
+    assert close(rgb_at(image, (width // 8, height // 8)), RED, 40)
+    assert close(rgb_at(image, (width * 7 // 8, height * 7 // 8)), BLUE, 40)
+
+
+def _oriented_avif(orientation: int) -> bytes:
+    stored = _marked()
+    for step in _STORE[orientation]:
+        stored = stored.transpose(step)
+    exif = Image.Exif()
+    exif[0x0112] = orientation  # Pillow's encoder writes it as the irot/imir transforms
+    return encode(stored, "AVIF", exif=exif.tobytes(), quality=90)
+
+
+@pytest.fixture
+def decoded_by_pyav(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[int, int]]]:
+    """Force the PyAV path and record the size of every picture it decoded."""
+    from thumbnailer.render import _avif
+
+    sizes: list[tuple[int, int]] = []
+    real = _avif.AvifSource._decode_shrunk
+
+    def spy(self: _avif.AvifSource, factor: int) -> Image.Image | None:
+        image = real(self, factor)
+        if image is not None:
+            sizes.append(image.size)
+        return image
+
+    monkeypatch.setattr(_avif.AvifSource, "_decode_shrunk", spy)
+    monkeypatch.setattr(_decode, "USE_AV", True)
+    yield sizes
+
+
+def _both(data: bytes, spec: ThumbnailSpec) -> tuple[list[Image.Image], list[Image.Image]]:
+    """Thumbnails through PyAV and through Pillow alone."""
+    original = _decode.USE_AV
+    try:
+        _decode.USE_AV = True
+        fast = [open_thumbnail(t) for t in render(data, spec)]
+        _decode.USE_AV = False
+        plain = [open_thumbnail(t) for t in render(data, spec)]
+    finally:
+        _decode.USE_AV = original
+    return fast, plain
+
+
+def _mean_difference(a: Image.Image, b: Image.Image) -> float:
+    assert a.mode == b.mode and a.size == b.size
+    return max(ImageStat.Stat(ImageChops.difference(a, b)).mean)
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_irot_imir_transforms_come_out_upright(
+    orientation: int, decoded_by_pyav: list[tuple[int, int]]
+) -> None:
+    image = open_thumbnail(render(_oriented_avif(orientation))[0])
+    assert image.size == (128, 85)
+    _assert_upright(image)
+    assert image.getexif().get(0x0112) in (None, 1)
+    assert decoded_by_pyav and max(decoded_by_pyav[0]) <= WIDTH // 2  # decoded shrunk
+
+
+def test_pyav_and_pillow_give_the_same_thumbnails() -> None:
+    spec = ThumbnailSpec(sizes=(Size(128, 128), Size(300, 300)), format=OutputFormat.PNG)
+    photo = _marked().resize((600, 400)).resize((WIDTH, HEIGHT), Image.Resampling.BICUBIC)
+    fast, plain = _both(encode(photo, "AVIF", quality=90), spec)
+    for a, b in zip(fast, plain, strict=True):
+        assert _mean_difference(a, b) < 1.5  # levels: chroma upsampling and rounding differ
+
+
+def test_icc_profile_is_applied_on_the_pyav_path(decoded_by_pyav: list[tuple[int, int]]) -> None:
+    # The profile says the first channel is green: a red-looking file must come out green.
+    data = encode(
+        Image.new("RGB", (WIDTH, HEIGHT), (200, 20, 20)),
+        "AVIF",
+        icc_profile=rgb_profile_swapping_red_and_green(),
+        quality=90,
+    )
+    image = open_thumbnail(render(data)[0])
+    red, green, _ = rgb_at(image, (60, 40))
+    assert green > 150 and red < 80
+    assert decoded_by_pyav
+    assert "icc_profile" not in image.info
+
+
+def test_alpha_is_kept(decoded_by_pyav: list[tuple[int, int]]) -> None:
+    source = Image.new("RGBA", (WIDTH, HEIGHT), (0, 0, 0, 0))
+    ImageDraw.Draw(source).ellipse((200, 100, 1000, 700), fill=(*RED, 255))
+    image = open_thumbnail(render(encode(source, "AVIF", quality=90))[0])
+    assert image.mode == "RGBA"
+    assert image.getpixel((2, 2))[3] == 0  # type: ignore[index]
+    assert close(rgb_at(image, (64, 42)), RED, 40)
+    assert image.getpixel((64, 42))[3] == 255  # type: ignore[index]
+    assert decoded_by_pyav == []  # alpha is a separate image item: Pillow decodes it
+
+
+def test_ten_bit_avif_comes_out_in_eight_bits() -> None:
+    pyvips = pytest.importorskip("pyvips")
+    picture = _marked()
+    vips_image = pyvips.Image.new_from_memory(picture.tobytes(), WIDTH, HEIGHT, 3, "uchar")
+    data = vips_image.copy(interpretation="srgb").heifsave_buffer(
+        compression="av1", bitdepth=10, Q=90
+    )
+    spec = ThumbnailSpec(format=OutputFormat.PNG)
+    fast, plain = _both(data, spec)
+    for image in (fast[0], plain[0]):
+        assert image.mode == "RGB" and image.size == (128, 85)
+        _assert_upright(image)
+    assert _mean_difference(fast[0], plain[0]) < 1.5
+
+
+def test_no_metadata_leaks() -> None:
+    exif = Image.Exif()
+    exif[0x010F] = "Camera maker"
+    exif[0x8825] = {0x0002: (48.0, 51.0, 24.0)}  # GPS latitude
+    data = encode(_marked(), "AVIF", exif=exif.tobytes(), xmp=b"<x:xmpmeta/>", quality=90)
+    for fmt in (OutputFormat.JPEG, OutputFormat.PNG, OutputFormat.WEBP):
+        image = open_thumbnail(render(data, ThumbnailSpec(format=fmt))[0])
+        assert not image.getexif()
+        assert "xmp" not in image.info and "XML:com.adobe.xmp" not in image.info
+
+
+def test_pixel_limit_is_checked_before_pyav_opens_the_file(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    opened: list[object] = []
+    monkeypatch.setattr(av, "open", lambda *args, **kwargs: opened.append(args))
+    monkeypatch.setattr(_decode, "USE_AV", True)
+    spec = ThumbnailSpec(limits=Limits(max_input_pixels=WIDTH * HEIGHT - 1))
+    with pytest.raises(TooLarge):
+        render(_oriented_avif(1), spec)
+    assert opened == []
+
+
+def _damaged(data: bytes) -> bytes:
+    """The coded picture overwritten in its second half; the container stays valid."""
+    broken = bytearray(data)
+    middle = len(broken) // 2
+    broken[middle : middle + 2000] = bytes((i * 7919) % 251 for i in range(2000))
+    return bytes(broken)
+
+
+@pytest.mark.parametrize("use_av", [True, False], ids=["pyav", "pillow"])
+@pytest.mark.parametrize("damage", ["truncated", "damaged"])
+def test_broken_avif_is_corrupt(use_av: bool, damage: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_decode, "USE_AV", use_av)
+    photo = _marked().resize((60, 40)).resize((WIDTH, HEIGHT), Image.Resampling.BICUBIC)
+    data = encode(photo, "AVIF", quality=95)
+    broken = data[: len(data) // 2] if damage == "truncated" else _damaged(data)
+    with pytest.raises(CorruptImage) as caught:
+        render(broken)
+    assert caught.value.kind == "corrupt"
+    assert caught.value.__cause__ is not None
+
+
+def test_a_file_ffmpeg_cannot_read_is_left_to_pillow(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise av.InvalidDataError(1094995529, "Invalid data found when processing input")
+
+    monkeypatch.setattr(av, "open", refuse)
+    monkeypatch.setattr(_decode, "USE_AV", True)
+    image = open_thumbnail(render(_oriented_avif(6))[0])
+    assert image.size == (128, 85)
+    _assert_upright(image)
+
+
+def test_small_avif_is_decoded_by_pillow(decoded_by_pyav: list[tuple[int, int]]) -> None:
+    data = encode(_marked(200, 150), "AVIF", quality=90)
+    assert open_thumbnail(render(data)[0]).size == (128, 96)
+    assert decoded_by_pyav == []  # no 2x reduction to gain
+
+
+def test_pillow_alone_reads_avif_when_pyav_is_absent(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_decode, "USE_AV", None)
+    monkeypatch.setitem(sys.modules, "av", None)  # as in a layer built --without video
+    image = open_thumbnail(render(_oriented_avif(8))[0])
+    assert image.size == (128, 85)
+    _assert_upright(image)
+    assert _decode.USE_AV is False
