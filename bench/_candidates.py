@@ -182,7 +182,7 @@ for _c in [
     Contender(
         "pillow_best",
         "Pillow thumbnail()",
-        frozenset({"jpeg", "png", "webp", "heic"}),
+        frozenset({"jpeg", "png", "webp", "heic", "avif"}),
         _pillow_best,
         candidate=True,
     ),

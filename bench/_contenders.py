@@ -38,9 +38,10 @@ class Contender:
         return fmt in self.formats
 
 
-ALL = frozenset({"jpeg", "png", "webp", "heic"})
-# pyvips-binary's libheif has no HEVC decoder (patents): it cannot read HEIC at all.
-VIPS_FORMATS = frozenset({"jpeg", "png", "webp"})
+ALL = frozenset({"jpeg", "png", "webp", "heic", "avif"})
+# pyvips-binary's libheif has no HEVC decoder (patents): it cannot read HEIC at all. It reads
+# AVIF (with libaom's decoder).
+VIPS_FORMATS = frozenset({"jpeg", "png", "webp", "avif"})
 
 
 def _ours() -> Run:
@@ -56,8 +57,12 @@ def _ours() -> Run:
 
 
 def _ours_without_vips() -> Run:
-    """The engine without pyvips (a layer built `--without vips`): PNG and WebP via Pillow."""
+    """The engine without pyvips and PyAV (a layer built `--without vips,video`).
+
+    PNG, WebP and AVIF pixels then all come from Pillow.
+    """
     sys.modules["pyvips"] = None  # type: ignore[assignment]  # find_spec() now says: absent
+    sys.modules["av"] = None  # type: ignore[assignment]
     return _ours()
 
 
@@ -140,8 +145,8 @@ CONTENDERS: dict[str, Contender] = {
         Contender("ours", "thumbnailer.render", ALL, _ours),
         Contender(
             "ours_pillow",
-            "thumbnailer.render without pyvips",
-            frozenset({"png", "webp"}),
+            "thumbnailer.render without pyvips and PyAV",
+            frozenset({"png", "webp", "avif"}),
             _ours_without_vips,
         ),
         Contender("pillow", "naive Pillow", ALL, _pillow_naive),

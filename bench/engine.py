@@ -217,6 +217,8 @@ def checks(
             result.append(Check("peak RSS above interpreter (12 MP)", peak, 32, "MiB"))
     elif fmt == "heic" and kind.get("preview", True):  # the target assumes a usable preview
         result.append(ratio("time / full decode of primary", "heif_full", 0.25))
+    elif fmt == "avif":  # the PyAV path must not be slower than Pillow's plugin it replaces
+        result.append(ratio("time / without PyAV (Pillow)", "ours_pillow", 1.0))
     result.append(Check("peak RSS above interpreter (any input)", peak, 256, "MiB"))
     return result
 
