@@ -22,6 +22,7 @@ import pytest
 
 from thumbnailer.errors import ConfigError
 from thumbnailer.local.emulator import MotoServer
+from thumbnailer.local.stack import emulator_patches
 from thumbnailer.local.terraform import Terraform, TerraformError, stage_infra
 from thumbnailer.settings import VARIABLES, Settings
 
@@ -172,7 +173,9 @@ def applied(staged: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     servers = {t: MotoServer() for t in TRIGGERS}
     stacks: dict[str, tuple[Terraform, dict[str, Any]]] = {}
     for trigger, server in servers.items():
-        server.start()
+        # The local stack's emulator: it honours the TLS-only bucket policies over plain HTTP.
+        with emulator_patches(work / trigger):
+            server.start()
         tf = _terraform(staged, "local", work / trigger)
         variables = {
             "endpoint": server.endpoint,
@@ -181,6 +184,9 @@ def applied(staged: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
             "function_zip": str(stub),
             "layer_zip": str(stub),
             "include_suffixes": [".jpg", ".png"],
+            # The module's default path (zips deployed through the bucket it creates) for two
+            # triggers, the upload in the API call for the third.
+            "create_artifacts_bucket": trigger != "direct",
         }
         stacks[trigger] = (tf, variables)
     # One init is enough: the data directories differ but init is cheap with the mirror.
@@ -449,6 +455,34 @@ def test_direct_trigger_invokes_with_retries_and_failure_destination(
 
 
 @pytest.mark.parametrize("trigger", TRIGGERS)
+def test_zips_are_deployed_through_the_artifacts_bucket_by_default(
+    applied: dict[str, Applied], trigger: str
+) -> None:
+    stack = _ok(applied, trigger)
+    bucket = stack.outputs.get("artifacts_bucket")  # a null output is left out
+    s3 = stack.client("s3")
+    names = [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    if trigger == "direct":  # create_artifacts_bucket = false
+        assert bucket is None
+        assert not [n for n in names if n.startswith("artifacts-")]
+        return
+    # A generated, valid bucket name: nobody has to pick one, none can collide.
+    assert bucket.startswith(f"artifacts-tt-{trigger}-")
+    assert len(bucket) <= 63 and bucket == bucket.lower()
+    keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"])
+    assert [k.split("-")[0] for k in keys] == ["thumbnailer/function", "thumbnailer/layer"]
+    lam = stack.client("lambda")
+    layer_arn = lam.get_function(FunctionName=stack.outputs["function_name"])["Configuration"][
+        "Layers"
+    ][0]["Arn"]
+    # What Lambda deployed is what the bucket holds.
+    stub = s3.get_object(Bucket=bucket, Key=keys[1])["Body"].read()
+    name, number = layer_arn.split(":")[-2:]
+    version = lam.get_layer_version(LayerName=name, VersionNumber=int(number))
+    assert version["Content"]["CodeSize"] == len(stub)
+
+
+@pytest.mark.parametrize("trigger", TRIGGERS)
 def test_alarms_notify_the_topic_and_buckets_are_hardened(
     applied: dict[str, Applied], trigger: str
 ) -> None:
@@ -470,7 +504,9 @@ def test_alarms_notify_the_topic_and_buckets_are_hardened(
     assert group["retentionInDays"] == 30
 
     s3 = stack.client("s3")
-    for bucket in (stack.outputs["source_bucket"], stack.outputs["destination_bucket"]):
+    buckets = [stack.outputs[k] for k in ("source_bucket", "destination_bucket")]
+    buckets += [stack.outputs["artifacts_bucket"]] if stack.outputs.get("artifacts_bucket") else []
+    for bucket in buckets:
         block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
         assert all(block.values())
         rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]

@@ -17,6 +17,6 @@ module "thumbnailer" {
 
   function_zip = var.function_zip
   layer_zip    = var.layer_zip
-  # Layers over 50 MB must be deployed through S3.
+  # Layers over 50 MB are deployed through S3: a bucket the module creates unless one is named.
   artifacts_bucket = var.artifacts_bucket
 }

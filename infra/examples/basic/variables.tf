@@ -27,7 +27,7 @@ variable "layer_zip" {
 }
 
 variable "artifacts_bucket" {
-  description = "Existing bucket to deploy the zips from (needed when the layer zip is over 50 MB); null uploads them directly."
+  description = "Existing bucket to deploy the zips from; null lets the module create a private one."
   type        = string
   default     = null
 }

@@ -37,6 +37,7 @@ variable "layer_zip" {
 }
 
 variable "artifacts_bucket" {
-  description = "Existing bucket the zips are deployed from (the full layer is over 50 MB)."
+  description = "Existing bucket the zips are deployed from; null lets the module create one."
   type        = string
+  default     = null
 }

@@ -49,10 +49,11 @@ module "thumbnailer" {
   timeout                      = var.timeout
   time_budget_seconds          = var.time_budget_seconds
 
-  function_zip = var.function_zip
-  layer_zip    = var.layer_zip
-  runtime      = var.runtime
-  architecture = var.architecture
+  function_zip            = var.function_zip
+  layer_zip               = var.layer_zip
+  create_artifacts_bucket = var.create_artifacts_bucket
+  runtime                 = var.runtime
+  architecture            = var.architecture
 
   sizes            = var.sizes
   format           = var.format

@@ -23,6 +23,11 @@ output "destination_bucket" {
   value       = module.thumbnailer.destination_bucket
 }
 
+output "artifacts_bucket" {
+  description = "Bucket the zips were deployed from (null when uploaded in the API call)."
+  value       = module.thumbnailer.artifacts_bucket
+}
+
 output "queue_url" {
   description = "URL of the buffer queue the runner polls (null for the direct trigger)."
   value       = module.thumbnailer.queue_url

@@ -102,3 +102,9 @@ variable "include_suffixes" {
   type        = list(string)
   default     = []
 }
+
+variable "create_artifacts_bucket" {
+  description = "Deploy the zips through a bucket the module creates (the default, as in AWS) or upload them in the API call."
+  type        = bool
+  default     = true
+}

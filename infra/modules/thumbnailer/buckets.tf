@@ -3,9 +3,13 @@
 ################################################################################
 
 locals {
+  # The artifacts bucket gets a generated name (a bucket_prefix): nobody has to pick one, and
+  # it cannot collide in any region. Bucket names are lower case, without underscores.
+  artifacts_bucket_prefix = "artifacts-${substr(lower(replace(var.name, "_", "-")), 0, 26)}-"
   created_buckets = merge(
     var.create_source_bucket ? { source = var.source_bucket } : {},
     var.create_destination_bucket && !local.same_bucket ? { destination = var.destination_bucket } : {},
+    local.create_artifacts_bucket ? { artifacts = local.artifacts_bucket_prefix } : {},
   )
 }
 
@@ -17,8 +21,10 @@ resource "aws_s3_bucket" "this" {
   # checkov:skip=CKV_AWS_21: versioning is optional (bucket_versioning): thumbnails are derived data.
   for_each = local.created_buckets
 
-  bucket        = each.value
-  force_destroy = var.bucket_force_destroy
+  bucket        = each.key == "artifacts" ? null : each.value
+  bucket_prefix = each.key == "artifacts" ? each.value : null
+  # The artifacts bucket holds only the zips this module uploads: destroy may empty it.
+  force_destroy = each.key == "artifacts" || var.bucket_force_destroy
   tags          = local.tags
 }
 

@@ -64,8 +64,10 @@ locals {
     POWERTOOLS_LOG_LEVEL         = var.log_level
   }
 
-  artifacts_in_s3 = var.artifacts_bucket != null
-  tags            = merge({ "thumbnailer:module" = "thumbnailer" }, var.tags)
+  create_artifacts_bucket = var.artifacts_bucket == null && var.create_artifacts_bucket
+  artifacts_in_s3         = var.artifacts_bucket != null || local.create_artifacts_bucket
+  artifacts_bucket        = local.create_artifacts_bucket ? aws_s3_bucket.this["artifacts"].id : var.artifacts_bucket
+  tags                    = merge({ "thumbnailer:module" = "thumbnailer" }, var.tags)
 }
 
 ################################################################################
@@ -110,7 +112,7 @@ resource "terraform_data" "validation" {
 resource "aws_s3_object" "function" {
   count = local.artifacts_in_s3 ? 1 : 0
 
-  bucket      = var.artifacts_bucket
+  bucket      = local.artifacts_bucket
   key         = "${var.artifacts_prefix}function-${filemd5(var.function_zip)}.zip"
   source      = var.function_zip
   source_hash = filemd5(var.function_zip)
@@ -120,7 +122,7 @@ resource "aws_s3_object" "function" {
 resource "aws_s3_object" "layer" {
   count = local.artifacts_in_s3 ? 1 : 0
 
-  bucket      = var.artifacts_bucket
+  bucket      = local.artifacts_bucket
   key         = "${var.artifacts_prefix}layer-${filemd5(var.layer_zip)}.zip"
   source      = var.layer_zip
   source_hash = filemd5(var.layer_zip)
@@ -134,7 +136,7 @@ resource "aws_lambda_layer_version" "dependencies" {
   compatible_architectures = [var.architecture]
 
   filename         = local.artifacts_in_s3 ? null : var.layer_zip
-  s3_bucket        = local.artifacts_in_s3 ? var.artifacts_bucket : null
+  s3_bucket        = local.artifacts_in_s3 ? local.artifacts_bucket : null
   s3_key           = local.artifacts_in_s3 ? aws_s3_object.layer[0].key : null
   source_code_hash = filebase64sha256(var.layer_zip)
 }
@@ -165,7 +167,7 @@ resource "aws_lambda_function" "this" {
   kms_key_arn   = var.kms_key_arn
 
   filename         = local.artifacts_in_s3 ? null : var.function_zip
-  s3_bucket        = local.artifacts_in_s3 ? var.artifacts_bucket : null
+  s3_bucket        = local.artifacts_in_s3 ? local.artifacts_bucket : null
   s3_key           = local.artifacts_in_s3 ? aws_s3_object.function[0].key : null
   source_code_hash = filebase64sha256(var.function_zip)
 

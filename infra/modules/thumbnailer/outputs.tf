@@ -8,6 +8,11 @@ output "destination_bucket" {
   value       = var.destination_bucket
 }
 
+output "artifacts_bucket" {
+  description = "Bucket the function and layer zips were deployed from (null when uploaded with the API call)."
+  value       = local.artifacts_in_s3 ? local.artifacts_bucket : null
+}
+
 output "created_bucket_arns" {
   description = "ARNs of the buckets the module created, by role (`source`, `destination`)."
   value       = { for k, b in aws_s3_bucket.this : k => b.arn }

@@ -390,9 +390,15 @@ variable "layer_zip" {
 }
 
 variable "artifacts_bucket" {
-  description = "Existing bucket the zips are uploaded to and deployed from (needed when a zip is over Lambda's 50 MB direct-upload limit); null uploads them with the API call."
+  description = "Existing bucket the zips are uploaded to and deployed from; null lets create_artifacts_bucket decide."
   type        = string
   default     = null
+}
+
+variable "create_artifacts_bucket" {
+  description = "When artifacts_bucket is null, create a private bucket to deploy the zips through: the full layer is over Lambda's 50 MB direct-upload limit. false uploads them with the API call (layers built --without video)."
+  type        = bool
+  default     = true
 }
 
 variable "artifacts_prefix" {

@@ -30,7 +30,7 @@ from thumbnailer.local.state import (
     write_json,
 )
 
-__all__ = ["UpOptions", "down", "infra_root", "status", "up"]
+__all__ = ["UpOptions", "down", "emulator_patches", "infra_root", "status", "up"]
 
 TRIGGERS = ("eventbridge", "sqs", "direct")
 # Handles of the detached processes this interpreter started: they must outlive the call that
@@ -116,7 +116,8 @@ except Exception:
 
 
 @contextlib.contextmanager
-def _emulator_patches(state_dir: Path) -> Iterator[None]:
+def emulator_patches(state_dir: Path) -> Iterator[None]:
+    """Make a moto server started inside this block load the patches above."""
     folder = state_dir / "emulator-patches"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "sitecustomize.py").write_text(_MOTO_PATCH)
@@ -171,7 +172,7 @@ def up(options: UpOptions) -> StackInfo:
     art = _artifact.prepare(_cache_dir(), state_dir / "artifact")
     _log(f"  {art.function_zip.name} + {art.layer_zip.name} ({art.built_by})")
     server = MotoServer(port=options.port, state_dir=state_dir)
-    with _emulator_patches(state_dir):
+    with emulator_patches(state_dir):
         endpoint = server.start(detach=True)
     _DETACHED.append(server)
     _log(f"moto server on {endpoint}")

@@ -105,8 +105,9 @@ class BuildResult:
         )
         for big in self.needs_s3_upload():
             lines.append(
-                f"{big.name} is over {DIRECT_UPLOAD_LIMIT // MB} MB: deploy it through S3 "
-                "(the module's artifacts_bucket variable)"
+                f"{big.name} is over {DIRECT_UPLOAD_LIMIT // MB} MB: it must be deployed "
+                "through S3 (the module's default; keep create_artifacts_bucket on or "
+                "set artifacts_bucket)"
             )
         return "\n".join(lines)
 
