@@ -29,6 +29,7 @@ CACHE = ROOT / ".cache" / "bench"
 
 # Side of the embedded HEIC preview: what phones store (e.g. 320x240) and larger than 128 px.
 HEIC_PREVIEW_SIDE = 320
+HEVC_MAX_PICTURE = 35_651_584  # luma samples of one picture at HEVC's highest level
 AVIF_QUALITY = 70  # like the HEIC inputs: what phones and exporters use for photos
 NOISE_AMPLITUDE = 14  # ± levels of the triangular per-channel noise (sigma ~6)
 
@@ -181,7 +182,10 @@ def encode(kind: InputKind, img: Image.Image, seed: int) -> bytes:
         import pillow_heif
 
         previews = [HEIC_PREVIEW_SIDE] if kind.preview else []
-        pillow_heif.from_pillow(img).save(out, quality=70, thumbnails=previews)
+        # One HEVC picture may hold at most 35.6 MP (level 6.2); larger photos are stored as a
+        # grid of 512 px tiles, as phones store every photo.
+        tiles = 512 if kind.width * kind.height > HEVC_MAX_PICTURE else 0
+        pillow_heif.from_pillow(img).save(out, quality=70, thumbnails=previews, tile_size=tiles)
     else:  # pragma: no cover - a typo in kinds()
         raise ValueError(f"unknown format {kind.fmt}")
     return out.getvalue()
