@@ -82,9 +82,7 @@ def kinds(quick: bool = False) -> list[InputKind]:
         InputKind("avif12", "AVIF 12 MP", "avif", 4000, 3000),
         InputKind("avif50", "AVIF 50 MP (limit)", "avif", 8160, 6120),
         # HEVC has no scaled decoding: without a preview this is the whole picture, decoded.
-        InputKind(
-            "heic50np", "HEIC 50 MP, no preview (limit)", "heic", 8160, 6120, preview=False
-        ),
+        InputKind("heic50np", "HEIC 50 MP, no preview (limit)", "heic", 8160, 6120, preview=False),
     ]
     if not quick:
         return full
