@@ -402,14 +402,7 @@ def _upload_and_receive(stack: Applied, key: str) -> dict[str, Any]:
     """Upload to the source bucket and return the message that reaches the queue."""
     s3 = stack.client("s3")
     bucket = stack.outputs["source_bucket"]
-    # moto evaluates bucket policies without their conditions, so the TLS-only Deny would
-    # refuse every plain-HTTP call to the emulator: lift it for the upload, then put it back.
-    policy = s3.get_bucket_policy(Bucket=bucket)["Policy"]
-    s3.delete_bucket_policy(Bucket=bucket)
-    try:
-        s3.put_object(Bucket=bucket, Key=key, Body=b"not an image")
-    finally:
-        s3.put_bucket_policy(Bucket=bucket, Policy=policy)
+    s3.put_object(Bucket=bucket, Key=key, Body=b"not an image")
     messages = stack.client("sqs").receive_message(
         QueueUrl=stack.outputs["queue_url"], WaitTimeSeconds=5, MaxNumberOfMessages=10
     )["Messages"]

@@ -8,6 +8,11 @@ output "destination_bucket" {
   value       = module.thumbnailer.destination_bucket
 }
 
+output "artifacts_bucket" {
+  description = "Bucket the zips were deployed from."
+  value       = module.thumbnailer.artifacts_bucket
+}
+
 output "queue_url" {
   description = "The buffer queue."
   value       = module.thumbnailer.queue_url

@@ -1,0 +1,141 @@
+"""``infra/examples/complete`` (every feature on) applied as written, against a moto server.
+
+The example is the user's file, untouched; a Terraform override file next to it points its
+provider at the emulator, as ``infra/examples/local`` does by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from thumbnailer.local.emulator import MotoServer
+from thumbnailer.local.stack import emulator_patches
+from thumbnailer.local.terraform import Terraform, stage_infra
+
+pytestmark = pytest.mark.infra
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVICES = (
+    "cloudwatch",
+    "events",
+    "iam",
+    "kms",
+    "lambda",
+    "logs",
+    "s3",
+    "ses",
+    "sns",
+    "sqs",
+    "sts",
+)
+
+
+def _override(endpoint: str) -> str:
+    endpoints = "\n".join(f'    {name} = "{endpoint}"' for name in SERVICES)
+    return f"""
+provider "aws" {{
+  region                      = "us-east-1"
+  access_key                  = "test"
+  secret_key                  = "test"
+  skip_credentials_validation = true
+  skip_metadata_api_check     = true
+  skip_region_validation      = true
+  s3_use_path_style           = true
+  endpoints {{
+{endpoints}
+  }}
+}}
+"""
+
+
+@pytest.fixture(scope="module")
+def complete(
+    tmp_path_factory: pytest.TempPathFactory, terraform_bin: str
+) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """Apply the complete example; yield (outputs, boto3 client arguments); destroy after."""
+    work = tmp_path_factory.mktemp("complete")
+    staged = stage_infra(ROOT / "infra", work / "infra")
+    example = staged / "examples" / "complete"
+    stub = work / "stub.zip"
+    with zipfile.ZipFile(stub, "w") as archive:
+        archive.writestr("thumbnailer/__init__.py", "")
+    server = MotoServer()
+    with emulator_patches(work):
+        server.start()
+    try:
+        (example / "emulator_override.tf").write_text(_override(server.endpoint))
+        tf = Terraform(
+            working_dir=example,
+            data_dir=work / "data",
+            state_file=work / "terraform.tfstate",
+            cache_dir=ROOT / ".cache" / "terraform",
+        )
+        variables = {
+            "source_bucket": "complete-uploads",
+            "destination_bucket": "complete-thumbnails",
+            "alert_emails": ["ops@example.com"],
+            "ses_sender": "thumbnailer@example.com",
+            "function_zip": str(stub),
+            "layer_zip": str(stub),
+        }
+        tf.init()
+        tf.apply(variables=variables, parallelism=20)
+        kwargs = {
+            "endpoint_url": server.endpoint,
+            "region_name": "us-east-1",
+            "aws_access_key_id": "test",
+            "aws_secret_access_key": "test",
+        }
+        yield tf.output(), kwargs
+        tf.destroy(variables=variables, parallelism=20)
+        s3 = boto3.client("s3", **kwargs)
+        assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == []
+    finally:
+        server.stop()
+
+
+def test_every_feature_applies(complete: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    outputs, kwargs = complete
+    environment = outputs["function_environment"]
+    assert environment["THUMBNAILER_SIZES"] == "128x128,512x512,1024x1024"
+    assert environment["THUMBNAILER_EVENT_BUS_NAME"] == "thumbnailer-complete"
+    assert environment["THUMBNAILER_SES_SENDER"] == "thumbnailer@example.com"
+
+    key_arn = boto3.client("kms", **kwargs).list_keys()["Keys"][0]["KeyArn"]
+    s3 = boto3.client("s3", **kwargs)
+    buckets = [outputs["source_bucket"], outputs["destination_bucket"], outputs["artifacts_bucket"]]
+    for bucket in buckets:
+        rule = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]
+        default = rule["Rules"][0]["ApplyServerSideEncryptionByDefault"]
+        assert (default["SSEAlgorithm"], default["KMSMasterKeyID"]) == ("aws:kms", key_arn)
+        assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    rules = s3.get_bucket_lifecycle_configuration(Bucket=outputs["destination_bucket"])["Rules"]
+    assert {r["ID"] for r in rules} >= {"expire-failure-markers", "expire-noncurrent-versions"}
+
+    sqs = boto3.client("sqs", **kwargs)
+    for url in (outputs["queue_url"], outputs["dlq_url"]):
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        assert attributes["KmsMasterKeyId"] == key_arn
+    attributes = boto3.client("sns", **kwargs).get_topic_attributes(TopicArn=outputs["topic_arn"])[
+        "Attributes"
+    ]
+    assert attributes["KmsMasterKeyId"] == key_arn
+
+    function = boto3.client("lambda", **kwargs).get_function(FunctionName=outputs["function_name"])[
+        "Configuration"
+    ]
+    assert function["KMSKeyArn"] == key_arn
+    assert (function["MemorySize"], function["Timeout"]) == (1536, 90)
+    assert function["TracingConfig"]["Mode"] == "Active"
+
+    role = outputs["batch_operations_role_arn"].rsplit("/", 1)[-1]
+    trust = boto3.client("iam", **kwargs).get_role(RoleName=role)["Role"]
+    principals = json.dumps(trust["AssumeRolePolicyDocument"])
+    assert "batchoperations.s3.amazonaws.com" in principals
