@@ -86,10 +86,7 @@ def kinds(quick: bool = False) -> list[InputKind]:
     ]
     if not quick:
         return full
-    # The smoke run (tests/bench) pins the formats and contenders it expects; AVIF and the
-    # 50 MP HEIC join it when that test lists them.
-    smoke = [k for k in full if k.fmt != "avif" and k.name != "heic50np"]
-    return [_resized(k, k.width // 10, k.height // 10, "tiny") for k in smoke]
+    return [_resized(k, k.width // 10, k.height // 10, "tiny") for k in full]
 
 
 def _resized(kind: InputKind, width: int, height: int, tag: str) -> InputKind:

@@ -17,10 +17,10 @@ ROOT = Path(__file__).resolve().parents[2]
 BENCH = ROOT / "bench" / "engine.py"
 CONTENDERS = {
     # contender: the input formats it must have run on
-    "ours": {"jpeg", "png", "webp", "heic"},
-    "ours_pillow": {"png", "webp"},
-    "pillow": {"jpeg", "png", "webp", "heic"},
-    "pyvips": {"jpeg", "png", "webp"},
+    "ours": {"jpeg", "png", "webp", "heic", "avif"},
+    "ours_pillow": {"png", "webp", "avif"},
+    "pillow": {"jpeg", "png", "webp", "heic", "avif"},
+    "pyvips": {"jpeg", "png", "webp", "avif"},
     "draft": {"jpeg"},
     "heif_full": {"heic"},
 }
@@ -50,7 +50,7 @@ def test_every_contender_runs_on_every_input_it_applies_to(report: dict[str, obj
     results = report["results"]
     assert isinstance(inputs, list) and isinstance(results, dict)
     formats = {i["kind"]["fmt"] for i in inputs}
-    assert formats == {"jpeg", "png", "webp", "heic"}
+    assert formats == {"jpeg", "png", "webp", "heic", "avif"}
     assert {i["kind"]["mode"] for i in inputs} == {"RGB", "RGBA", "RGB16"}
     for item in inputs:
         name, fmt = item["kind"]["name"], item["kind"]["fmt"]
