@@ -16,7 +16,6 @@ import boto3
 import pytest
 
 from thumbnailer.local.emulator import MotoServer
-from thumbnailer.local.stack import emulator_patches
 from thumbnailer.local.terraform import Terraform, stage_infra
 
 pytestmark = pytest.mark.infra
@@ -67,8 +66,7 @@ def complete(
     with zipfile.ZipFile(stub, "w") as archive:
         archive.writestr("thumbnailer/__init__.py", "")
     server = MotoServer()
-    with emulator_patches(work):
-        server.start()
+    server.start()
     try:
         (example / "emulator_override.tf").write_text(_override(server.endpoint))
         tf = Terraform(

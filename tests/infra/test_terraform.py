@@ -22,7 +22,6 @@ import pytest
 
 from thumbnailer.errors import ConfigError
 from thumbnailer.local.emulator import MotoServer
-from thumbnailer.local.stack import emulator_patches
 from thumbnailer.local.terraform import Terraform, TerraformError, stage_infra
 from thumbnailer.settings import VARIABLES, Settings
 
@@ -173,9 +172,7 @@ def applied(staged: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     servers = {t: MotoServer() for t in TRIGGERS}
     stacks: dict[str, tuple[Terraform, dict[str, Any]]] = {}
     for trigger, server in servers.items():
-        # The local stack's emulator: it honours the TLS-only bucket policies over plain HTTP.
-        with emulator_patches(work / trigger):
-            server.start()
+        server.start()
         tf = _terraform(staged, "local", work / trigger)
         variables = {
             "endpoint": server.endpoint,

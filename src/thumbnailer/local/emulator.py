@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import IO
+from typing import IO, Any
 
 from thumbnailer.errors import ConfigError, TransientError
 
@@ -34,6 +34,7 @@ __all__ = [
     "DEFAULT_REGION",
     "HOST",
     "MotoServer",
+    "close_moto_gaps",
     "free_port",
     "serve",
     "speed_up_moto",
@@ -243,8 +244,50 @@ def speed_up_moto() -> None:
     )
 
 
+def close_moto_gaps() -> None:
+    """Close two gaps between moto 5 and AWS that the module's real Terraform runs into.
+
+    * SQS: moto stores a queue's ``RedriveAllowPolicy`` but never returns it, so the AWS
+      provider would wait forever for it to read back; it is returned like SQS does.
+    * S3: moto evaluates bucket policies without their conditions, so the module's TLS-only
+      statement (Deny when ``aws:SecureTransport`` is false) would deny every object read and
+      write over the emulator's plain HTTP. The emulator stands in for an HTTPS endpoint on
+      the loopback: statements conditioned only on ``aws:SecureTransport`` are left out of
+      the evaluation. The stored policy is returned unchanged.
+    """
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+    from moto.s3.models import FakeBucket
+    from moto.sqs.models import Queue
+
+    if "RedriveAllowPolicy" not in Queue.BASE_ATTRIBUTES:
+        Queue.BASE_ATTRIBUTES.append("RedriveAllowPolicy")
+        Queue.redrive_allow_policy = None  # type: ignore[attr-defined]
+
+    def secure_transport_only(statement: dict[str, Any]) -> bool:
+        condition = statement.get("Condition") or {}
+        keys = [key.lower() for test in condition.values() for key in test]
+        return bool(keys) and all(key == "aws:securetransport" for key in keys)
+
+    def get_permission(self: FakeBucket, action: str, resource: str) -> Any:
+        if self.policy is None:
+            return PermissionResult.NEUTRAL
+        document = json.loads(self.policy)
+        statements = document.get("Statement", [])
+        if isinstance(statements, dict):
+            statements = [statements]
+        kept = [s for s in statements if not secure_transport_only(s)]
+        policy = IAMPolicy(json.dumps({**document, "Statement": kept}))
+        return policy.is_action_permitted(action, resource)
+
+    FakeBucket.get_permission = get_permission  # type: ignore[method-assign]
+
+
 def serve(argv: Sequence[str] | None = None) -> None:
-    """Run moto's server (``-H HOST -p PORT``, as ``moto.server``) with :func:`speed_up_moto`."""
+    """Run moto's server (``-H HOST -p PORT``, as ``moto.server``) closer to AWS and faster.
+
+    :func:`close_moto_gaps` and :func:`speed_up_moto` are applied in the server process first.
+    """
+    close_moto_gaps()
     speed_up_moto()
     from moto.server import main as moto_main
 

@@ -8,13 +8,12 @@ groups, verified) and can destroy the Terraform state first.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,7 @@ from thumbnailer.local.state import (
     write_json,
 )
 
-__all__ = ["UpOptions", "down", "emulator_patches", "infra_root", "status", "up"]
+__all__ = ["UpOptions", "down", "infra_root", "status", "up"]
 
 TRIGGERS = ("eventbridge", "sqs", "direct")
 # Handles of the detached processes this interpreter started: they must outlive the call that
@@ -60,76 +59,6 @@ class UpOptions:
     variables: Mapping[str, Any] = field(default_factory=dict)
     runner_env: Mapping[str, str] = field(default_factory=dict)
     start_runner: bool = True
-
-
-# Two gaps between moto 5.2 and AWS that the real module runs into. The emulator process loads
-# this file (as sitecustomize, via PYTHONPATH):
-# * SQS: moto stores but never returns a queue's RedriveAllowPolicy, so the AWS provider waits
-#   forever for `aws_sqs_queue_redrive_allow_policy`; return it like SQS does.
-# * S3: moto evaluates bucket policies without their conditions, so the module's TLS-only
-#   statement (Deny when aws:SecureTransport is false) denies every object read and write. The
-#   emulator stands in for an HTTPS endpoint on the loopback: that statement is left out of
-#   the evaluation (the policy itself is stored and returned unchanged).
-_MOTO_PATCH = """
-import json
-
-try:
-    from moto.sqs.models import Queue
-
-    if "RedriveAllowPolicy" not in Queue.BASE_ATTRIBUTES:
-        Queue.BASE_ATTRIBUTES.append("RedriveAllowPolicy")
-        Queue.redrive_allow_policy = None
-except Exception:
-    pass
-
-try:
-    from moto.s3.models import FakeBucket
-
-    _original_get_permission = FakeBucket.get_permission
-
-    def _secure_transport_only(statement):
-        condition = statement.get("Condition") or {}
-        keys = [k.lower() for test in condition.values() for k in test]
-        return bool(keys) and all(k == "aws:securetransport" for k in keys)
-
-    def get_permission(self, action, resource):
-        if self.policy is None:
-            return _original_get_permission(self, action, resource)
-        document = json.loads(self.policy)
-        statements = document.get("Statement", [])
-        if isinstance(statements, dict):
-            statements = [statements]
-        kept = [s for s in statements if not _secure_transport_only(s)]
-        if len(kept) == len(statements):
-            return _original_get_permission(self, action, resource)
-        original = self.policy
-        try:
-            self.policy = json.dumps({**document, "Statement": kept}).encode()
-            return _original_get_permission(self, action, resource)
-        finally:
-            self.policy = original
-
-    FakeBucket.get_permission = get_permission
-except Exception:
-    pass
-"""
-
-
-@contextlib.contextmanager
-def emulator_patches(state_dir: Path) -> Iterator[None]:
-    """Make a moto server started inside this block load the patches above."""
-    folder = state_dir / "emulator-patches"
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "sitecustomize.py").write_text(_MOTO_PATCH)
-    before = os.environ.get("PYTHONPATH")
-    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(folder), before]))
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop("PYTHONPATH", None)
-        else:
-            os.environ["PYTHONPATH"] = before
 
 
 def _cache_dir() -> Path:
@@ -172,8 +101,7 @@ def up(options: UpOptions) -> StackInfo:
     art = _artifact.prepare(_cache_dir(), state_dir / "artifact")
     _log(f"  {art.function_zip.name} + {art.layer_zip.name} ({art.built_by})")
     server = MotoServer(port=options.port, state_dir=state_dir)
-    with emulator_patches(state_dir):
-        endpoint = server.start(detach=True)
+    endpoint = server.start(detach=True)
     _DETACHED.append(server)
     _log(f"moto server on {endpoint}")
     try:
