@@ -62,9 +62,9 @@ variable "batch_window_seconds" {
 }
 
 variable "max_receive_count" {
-  description = "Deliveries of a message before it moves to the dead-letter queue."
+  description = "Deliveries of a message before it moves to the dead-letter queue (the module's default: a record handed back for lack of time also spends one)."
   type        = number
-  default     = 3
+  default     = 5
 }
 
 variable "timeout" {
