@@ -33,9 +33,11 @@ from thumbnailer.errors import ConfigError, TransientError
 __all__ = [
     "DEFAULT_REGION",
     "HOST",
+    "INVOCATIONS_QUEUE",
     "MotoServer",
     "close_moto_gaps",
     "free_port",
+    "queue_lambda_invocations",
     "serve",
     "speed_up_moto",
     "stop_detached",
@@ -44,6 +46,8 @@ __all__ = [
 HOST = "127.0.0.1"  # never bind a wider interface: the emulator accepts any credentials
 DEFAULT_REGION = "us-east-1"
 STATE_FILE = "emulator.json"
+# Where the emulator queues S3's invocations of a function (see queue_lambda_invocations).
+INVOCATIONS_QUEUE = "thumbnailer-local-invocations"
 
 
 def free_port(host: str = HOST) -> int:
@@ -282,12 +286,40 @@ def close_moto_gaps() -> None:
     FakeBucket.get_permission = get_permission  # type: ignore[method-assign]
 
 
+def queue_lambda_invocations() -> None:
+    """Queue S3's invocations of a function instead of running them in Docker.
+
+    moto's S3 invokes a function named in a bucket's notification configuration by running its
+    code in a container, which needs Docker; without it the invocation fails silently. When a
+    queue named :data:`INVOCATIONS_QUEUE` exists in the function's account and region, each
+    such invocation becomes a message there instead — ``{"FunctionArn": ..., "Payload": <the
+    S3 event as moto built it>}`` — for the local runner to invoke the way Lambda invokes
+    asynchronously. Without that queue moto behaves as before.
+    """
+    from moto.s3 import notifications
+    from moto.sqs.models import sqs_backends
+
+    original = notifications._invoke_awslambda
+
+    def invoke(account_id: str, event_body: Any, fn_arn: str, region_name: str) -> None:
+        backend = sqs_backends[account_id][region_name]
+        if INVOCATIONS_QUEUE not in backend.queues:
+            original(account_id, event_body, fn_arn, region_name)
+            return
+        body = json.dumps({"FunctionArn": fn_arn, "Payload": event_body})
+        backend.send_message(INVOCATIONS_QUEUE, body)
+
+    notifications._invoke_awslambda = invoke
+
+
 def serve(argv: Sequence[str] | None = None) -> None:
     """Run moto's server (``-H HOST -p PORT``, as ``moto.server``) closer to AWS and faster.
 
-    :func:`close_moto_gaps` and :func:`speed_up_moto` are applied in the server process first.
+    :func:`close_moto_gaps`, :func:`queue_lambda_invocations` and :func:`speed_up_moto` are
+    applied in the server process first.
     """
     close_moto_gaps()
+    queue_lambda_invocations()
     speed_up_moto()
     from moto.server import main as moto_main
 

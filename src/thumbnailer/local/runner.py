@@ -9,11 +9,11 @@ the runner does what AWS would:
   ``batchItemFailures``. A function error or timeout deletes nothing; the messages come back
   after the queue's visibility timeout and the queue's own redrive policy moves them to the
   dead-letter queue after ``maxReceiveCount`` receives (moto applies the redrive on receive).
-* ``direct`` trigger — S3's asynchronous invocation: moto accepts the bucket's Lambda
-  notification but cannot deliver it, so the runner watches the bucket listing (new keys,
-  changed ETags, removed keys) and invokes the handler with one S3 notification per change,
-  retrying a failed invocation twice (Lambda's default) and then sending Lambda's
-  on-failure record to the dead-letter queue. Changes between two listings are coalesced.
+* ``direct`` trigger — S3's asynchronous invocation: moto's S3 builds the notification for
+  the function but would run the function in Docker; the emulator queues it instead (see
+  ``emulator.queue_lambda_invocations``). The runner's pollers take each queued invocation
+  and invoke the handler with S3's event as moto built it, retrying a failed invocation twice
+  (Lambda's default) and then sending Lambda's on-failure record to the dead-letter queue.
 
 Each invocation runs in a worker process started from the *built artifact* (see
 ``_bootstrap.py``): a fresh process on a cold start, reused while warm, killed when an
@@ -41,8 +41,8 @@ from pathlib import Path
 from typing import Any
 
 from thumbnailer.errors import ThumbnailerError
-from thumbnailer.events import Action, ObjectRef, s3_notification
-from thumbnailer.local.state import StackInfo, read_json, write_json
+from thumbnailer.local.emulator import INVOCATIONS_QUEUE
+from thumbnailer.local.state import StackInfo, write_json
 
 __all__ = ["Runner", "Worker", "WorkerFailed", "main"]
 
@@ -193,8 +193,10 @@ def _sqs_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[st
     }
 
 
-# Who the runner says sent its direct-trigger events.
-ORIGIN = "local-runner"
+def _function_name(arn: str) -> str:
+    """``name`` from ``arn:aws:lambda:region:account:function:name[:qualifier]`` (or a name)."""
+    parts = arn.split(":")
+    return parts[6] if len(parts) > 6 else arn
 
 
 class Runner:
@@ -220,6 +222,7 @@ class Runner:
         self.batch_size = int(out.get("batch_size") or 10)
         self.window = float(out.get("batch_window_seconds") or 0)
         self.queue_arn = str(out.get("queue_arn") or "")
+        self.invocations_url: str | None = None
         self.workers: list[Worker] = []
 
     # -- environment of the function ---------------------------------------------------
@@ -367,50 +370,51 @@ class Runner:
             self.save()
 
     # -- direct (S3 asynchronous invocation) ---------------------------------------------
-    def list_source(self) -> dict[str, tuple[str, int]]:
-        """``{key: (etag, size)}`` of every source object."""
-        found: dict[str, tuple[str, int]] = {}
-        paginator = self.s3.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.info.source_bucket):
-            for obj in page.get("Contents", []):
-                found[obj["Key"]] = (str(obj.get("ETag", "")).strip('"'), int(obj.get("Size", 0)))
-        return found
+    def open_invocations(self) -> str:
+        """The emulator's queue of S3's invocations of the function (created if missing).
 
-    def watch_bucket(self, worker: Worker) -> None:
-        """Diff the source listing and deliver one S3 notification per change."""
-        snapshot_path = self.state_dir / "direct-snapshot.json"
-        known: dict[str, list[Any]] = read_json(snapshot_path)
-        if not snapshot_path.exists():
-            # Like S3, objects that existed before the trigger get no event (use backfill).
-            known = {k: list(v) for k, v in self.list_source().items()}
-            write_json(snapshot_path, known)
-        region, bucket = self.info.region, self.info.source_bucket
+        Its visibility timeout outlasts Lambda's three attempts, so an invocation in flight is
+        never handed to a second poller; one the runner dies holding comes back.
+        """
+        hold = 3 * (self.timeout + 2) + 30
+        try:
+            url: str = self.sqs.create_queue(
+                QueueName=INVOCATIONS_QUEUE, Attributes={"VisibilityTimeout": str(int(hold))}
+            )["QueueUrl"]
+        except Exception:  # exists with other attributes (a runner restarted): reuse it
+            url = self.sqs.get_queue_url(QueueName=INVOCATIONS_QUEUE)["QueueUrl"]
+        return url
+
+    def poll_invocations(self, worker: Worker) -> None:
+        """Invoke the function for each S3 notification the emulator queued for it."""
+        assert self.invocations_url is not None
+        ours = _function_name(str(self.info.outputs.get("function_arn") or ""))
         while not self.stop.is_set():
             try:
-                current = self.list_source()
-            except Exception as exc:
-                self.error(f"listing failed: {exc}")
+                reply = self.sqs.receive_message(
+                    QueueUrl=self.invocations_url, MaxNumberOfMessages=1, WaitTimeSeconds=1
+                )
+            except Exception as exc:  # the emulator going away must not kill the poller
+                self.error(f"receive failed: {exc}")
                 self.stop.wait(1)
                 continue
-            events: list[tuple[str, dict[str, Any]]] = []
-            for key, (etag, size) in current.items():
-                if key not in known or known[key][0] != etag:
-                    ref = ObjectRef(bucket, key, Action.CREATED, etag=etag, size=size)
-                    events.append((key, s3_notification(ref, region, ORIGIN)))
-            for key in known.keys() - current.keys():
-                ref = ObjectRef(bucket, key, Action.DELETED)
-                events.append((key, s3_notification(ref, region, ORIGIN)))
-            for key, event in events:
-                if self.stop.is_set():
-                    break
-                self.deliver_async(worker, event)
-                if key in current:
-                    known[key] = list(current[key])
+            for message in reply.get("Messages", []):
+                try:
+                    invocation = json.loads(message["Body"])
+                except ValueError:
+                    invocation = {}
+                payload = invocation.get("Payload")
+                target = _function_name(str(invocation.get("FunctionArn", "")))
+                if target == ours and isinstance(payload, dict):
+                    self.deliver_async(worker, payload)
                 else:
-                    known.pop(key, None)
-                write_json(snapshot_path, known)
-            if not events:
-                self.stop.wait(0.5)
+                    self.error(f"invocation for another function ignored: {target or '?'}")
+                try:
+                    self.sqs.delete_message(
+                        QueueUrl=self.invocations_url, ReceiptHandle=message["ReceiptHandle"]
+                    )
+                except Exception as exc:
+                    self.error(f"delete failed: {exc}")
 
     def deliver_async(self, worker: Worker, event: dict[str, Any]) -> None:
         """Lambda's asynchronous invocation: two retries, then the on-failure destination."""
@@ -493,10 +497,12 @@ class Runner:
         """Start the pollers and block until :attr:`stop` is set."""
         env = self.worker_env()
         trigger = self.info.trigger
-        # The direct trigger has one watcher; a queue has `concurrency` pollers.
-        count = 1 if trigger == "direct" else self.concurrency
-        self.workers = [Worker(self.info, env, self.state_dir / "worker.log") for _ in range(count)]
-        target = self.watch_bucket if trigger == "direct" else self.poll_queue
+        self.workers = [
+            Worker(self.info, env, self.state_dir / "worker.log") for _ in range(self.concurrency)
+        ]
+        if trigger == "direct":
+            self.invocations_url = self.open_invocations()
+        target = self.poll_invocations if trigger == "direct" else self.poll_queue
         threads = [
             threading.Thread(target=self._guard, args=(target, w), daemon=True)
             for w in self.workers

@@ -95,7 +95,7 @@ def up(options: UpOptions) -> StackInfo:
     if _running(state_dir):
         raise ConfigError(f"a local stack is already running from {state_dir}: `local down` first")
     state_dir.mkdir(parents=True, exist_ok=True)
-    for stale in ("stack.json", "stats.json", "runner.json", "direct-snapshot.json"):
+    for stale in ("stack.json", "stats.json", "runner.json"):
         (state_dir / stale).unlink(missing_ok=True)
     _log("building the artifact for this Python (cached after the first time)...")
     art = _artifact.prepare(_cache_dir(), state_dir / "artifact")
@@ -235,7 +235,7 @@ def down(state_dir: Path, destroy: bool = False) -> list[str]:
         raise TransientError(f"processes still running after down: {left}")
     _forget_stopped()
     # The emulator kept everything in memory: the stack and its state are gone with it.
-    for stale in ("stack.json", "stats.json", "direct-snapshot.json"):
+    for stale in ("stack.json", "stats.json"):
         (state_dir / stale).unlink(missing_ok=True)
     tfstate = state_dir / "tf" / "terraform.tfstate"
     tfstate.unlink(missing_ok=True)

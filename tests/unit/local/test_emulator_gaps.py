@@ -10,7 +10,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from thumbnailer.local.emulator import MotoServer
+from thumbnailer.local.emulator import INVOCATIONS_QUEUE, MotoServer
 
 
 @pytest.fixture(scope="module")
@@ -63,3 +63,27 @@ def test_a_queue_returns_its_redrive_allow_policy(clients: tuple[Any, Any]) -> N
     url = sqs.create_queue(QueueName="dlq", Attributes={"RedriveAllowPolicy": allow})["QueueUrl"]
     attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     assert json.loads(attributes["RedriveAllowPolicy"]) == json.loads(allow)
+
+
+def test_s3_invocations_of_a_function_are_queued_for_the_runner(clients: tuple[Any, Any]) -> None:
+    s3, sqs = clients
+    function_arn = "arn:aws:lambda:us-east-1:123456789012:function:thumbs"
+    s3.create_bucket(Bucket="direct")
+    s3.put_bucket_notification_configuration(
+        Bucket="direct",
+        NotificationConfiguration={
+            "LambdaFunctionConfigurations": [
+                {"LambdaFunctionArn": function_arn, "Events": ["s3:ObjectCreated:*"]}
+            ]
+        },
+    )
+    s3.put_object(Bucket="direct", Key="before the queue.jpg", Body=b"x")  # moto as is: lost
+    url = sqs.create_queue(QueueName=INVOCATIONS_QUEUE)["QueueUrl"]
+    s3.put_object(Bucket="direct", Key="a b+c.jpg", Body=b"x")
+    (message,) = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    invocation = json.loads(message["Body"])
+    assert invocation["FunctionArn"] == function_arn
+    (record,) = invocation["Payload"]["Records"]
+    assert record["eventName"] == "ObjectCreated:Put"
+    assert record["s3"]["bucket"]["name"] == "direct"
+    assert record["s3"]["object"]["key"] == "a+b%2Bc.jpg"  # URL-encoded, as S3 sends it
