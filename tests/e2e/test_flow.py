@@ -160,6 +160,15 @@ def test_a_worker_killed_mid_batch_loses_nothing(local_stack: Stack) -> None:
     wait_for(
         lambda: local_stack.stats().get("function_errors", 0) > baseline, 10, "the crash noticed"
     )
+    # The crash is a function error: the errors alarm notifies the alert topic.
+    errors_alarm = f'ALARM: "{local_stack.info.outputs["function_name"]}-errors"'
+    notes: list[dict[str, Any]] = []
+
+    def alarmed() -> bool:
+        notes.extend(local_stack.notifications())
+        return any(n.get("Subject", "").startswith(errors_alarm) for n in notes)
+
+    wait_for(alarmed, 20, "the function errors alarm notification")
 
     def done() -> bool:
         existing = local_stack.keys(local_stack.destination, "thumbnails/slow-")
@@ -211,12 +220,14 @@ def test_a_fault_that_never_heals_ends_in_the_dlq_and_raises_the_alarm(local_sta
     assert local_stack.marker_of(key) not in existing  # transient: never reported as broken
     notes: list[dict[str, Any]] = []
 
+    dlq_alarm = f'ALARM: "{local_stack.info.outputs["function_name"]}-dlq-not-empty"'
+
     def alarmed() -> bool:
         notes.extend(local_stack.notifications())
-        return any("ALARM" in n.get("Subject", "") for n in notes)
+        return any(n.get("Subject", "").startswith(dlq_alarm) for n in notes)
 
     wait_for(alarmed, 20, "the dead-letter-queue alarm notification")
-    alarm = next(n for n in notes if "ALARM" in n.get("Subject", ""))
+    alarm = next(n for n in notes if n.get("Subject", "").startswith(dlq_alarm))
     assert json.loads(alarm["Message"])["NewStateValue"] == "ALARM"
     # Leave the DLQ empty for the tests that follow.
     local_stack.sqs.purge_queue(QueueUrl=local_stack.info.dlq_url)

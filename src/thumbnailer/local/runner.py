@@ -17,9 +17,10 @@ the runner does what AWS would:
 
 Each invocation runs in a worker process started from the *built artifact* (see
 ``_bootstrap.py``): a fresh process on a cold start, reused while warm, killed when an
-invocation overruns the function's timeout. The runner also stands in for CloudWatch's
-dead-letter-queue alarm, which moto stores but never evaluates: when the DLQ holds messages it
-sets the alarm to ``ALARM`` and publishes the alarm notification to the alarm's SNS actions.
+invocation overruns the function's timeout. The runner also stands in for CloudWatch, which
+moto stores alarms for but never evaluates: the function's errors and throttles alarms and
+the dead-letter-queue alarm are evaluated from what the runner sees, and a change into
+``ALARM`` (or back to ``OK``) is published to the alarm's SNS actions.
 """
 
 from __future__ import annotations
@@ -193,6 +194,14 @@ def _sqs_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[st
     }
 
 
+_COMPARE: dict[str, Any] = {
+    "GreaterThanThreshold": lambda value, threshold: value > threshold,
+    "GreaterThanOrEqualToThreshold": lambda value, threshold: value >= threshold,
+    "LessThanThreshold": lambda value, threshold: value < threshold,
+    "LessThanOrEqualToThreshold": lambda value, threshold: value <= threshold,
+}
+
+
 def _function_name(arn: str) -> str:
     """``name`` from ``arn:aws:lambda:region:account:function:name[:qualifier]`` (or a name)."""
     parts = arn.split(":")
@@ -223,6 +232,8 @@ class Runner:
         self.window = float(out.get("batch_window_seconds") or 0)
         self.queue_arn = str(out.get("queue_arn") or "")
         self.invocations_url: str | None = None
+        # When each function error happened, for the Errors alarm's period.
+        self.error_times: deque[float] = deque(maxlen=10_000)
         self.workers: list[Worker] = []
 
     # -- environment of the function ---------------------------------------------------
@@ -283,6 +294,7 @@ class Runner:
             with self.lock:
                 self.stats.timeouts += "timed out" in exc.message
                 self.stats.function_errors += "timed out" not in exc.message
+                self.error_times.append(time.time())  # Lambda's Errors counts timeouts too
             self.error(f"invocation failed: {exc.message}")
             return None
         finally:
@@ -293,6 +305,7 @@ class Runner:
         if not reply.get("ok"):
             with self.lock:
                 self.stats.function_errors += 1
+                self.error_times.append(time.time())
             self.error(f"function error: {reply.get('error')}")
             return None
         result = reply.get("result")
@@ -445,50 +458,93 @@ class Runner:
             self.stats.on_failure_sent += 1
 
     # -- CloudWatch stand-in -------------------------------------------------------------
-    def check_dlq_alarm(self) -> None:
-        """Raise the DLQ alarm (state + SNS notification) when the DLQ holds messages."""
-        try:
+    def metric(self, alarm: dict[str, Any]) -> float | None:
+        """The value of an alarm's metric over its period, as the runner sees it.
+
+        ``None`` for a metric the runner cannot observe (the oldest message's age): that
+        alarm is left in the state moto gave it.
+        """
+        dims = {d["Name"]: d["Value"] for d in alarm.get("Dimensions", [])}
+        namespace, name = alarm.get("Namespace"), alarm.get("MetricName")
+        function = _function_name(str(self.info.outputs.get("function_arn") or ""))
+        if namespace == "AWS/Lambda" and dims.get("FunctionName") == function:
+            if name == "Errors":
+                since = time.time() - float(alarm.get("Period") or 300)
+                with self.lock:
+                    return float(sum(1 for t in self.error_times if t >= since))
+            if name == "Throttles":
+                return 0.0  # the runner queues work; it never refuses an invocation
+        dlq_name = (self.info.dlq_url or "").rsplit("/", 1)[-1]
+        if (
+            namespace == "AWS/SQS"
+            and name == "ApproximateNumberOfMessagesVisible"
+            and dims.get("QueueName") == dlq_name
+        ):
             attrs = self.sqs.get_queue_attributes(
                 QueueUrl=self.info.dlq_url, AttributeNames=["ApproximateNumberOfMessages"]
             )["Attributes"]
-            depth = int(attrs.get("ApproximateNumberOfMessages", "0"))
-            dlq_name = self.info.dlq_url.rsplit("/", 1)[-1]
+            return float(attrs.get("ApproximateNumberOfMessages", "0"))
+        return None
+
+    def evaluate_alarms(self) -> None:
+        """Stand in for CloudWatch: evaluate the stack's alarms and notify their actions.
+
+        moto stores alarms but never evaluates them. Each alarm whose metric the runner can
+        observe (:meth:`metric`) is compared with its threshold; a change of state is set on
+        the alarm and, into ``ALARM`` or back to ``OK`` from it, CloudWatch's notification is
+        published to the alarm's actions.
+        """
+        try:
             alarms = self.cloudwatch.describe_alarms().get("MetricAlarms", [])
         except Exception as exc:
             self.error(f"alarm check failed: {exc}")
             return
         for alarm in alarms:
-            dims = {d["Name"]: d["Value"] for d in alarm.get("Dimensions", [])}
-            if dims.get("QueueName") != dlq_name:
+            try:
+                value = self.metric(alarm)
+            except Exception as exc:
+                self.error(f"alarm check failed: {exc}")
                 continue
-            state = "ALARM" if depth > 0 else "OK"
-            if alarm.get("StateValue") == state:
+            if value is None:
                 continue
-            reason = f"Threshold Crossed: ApproximateNumberOfMessagesVisible = {depth}"
+            compare = _COMPARE.get(str(alarm.get("ComparisonOperator")))
+            if compare is None:
+                continue
+            state = "ALARM" if compare(value, float(alarm.get("Threshold", 0))) else "OK"
+            previous = alarm.get("StateValue")
+            if previous == state:
+                continue
+            reason = f"Threshold Crossed: {alarm.get('MetricName')} = {value:g}"
             self.cloudwatch.set_alarm_state(
                 AlarmName=alarm["AlarmName"], StateValue=state, StateReason=reason
             )
-            if state != "ALARM":
-                continue
-            message = {
-                "AlarmName": alarm["AlarmName"],
-                "AlarmDescription": alarm.get("AlarmDescription", ""),
-                "NewStateValue": "ALARM",
-                "NewStateReason": reason,
-                "StateChangeTime": time.strftime("%Y-%m-%dT%H:%M:%S.000+0000", time.gmtime()),
-                "Region": self.info.region,
-                "Trigger": {
-                    "MetricName": alarm.get("MetricName"),
-                    "Namespace": alarm.get("Namespace"),
-                    "Dimensions": alarm.get("Dimensions", []),
-                },
-            }
-            for arn in alarm.get("AlarmActions", []):
-                self.sns.publish(
-                    TopicArn=arn,
-                    Subject=f'ALARM: "{alarm["AlarmName"]}" in {self.info.region}'[:100],
-                    Message=json.dumps(message),
-                )
+            if state == "OK" and previous != "ALARM":
+                continue  # leaving INSUFFICIENT_DATA at start-up is not news
+            self.notify(alarm, state, reason)
+
+    def notify(self, alarm: dict[str, Any], state: str, reason: str) -> None:
+        """Publish CloudWatch's alarm notification to the actions for ``state``."""
+        message = {
+            "AlarmName": alarm["AlarmName"],
+            "AlarmDescription": alarm.get("AlarmDescription", ""),
+            "NewStateValue": state,
+            "NewStateReason": reason,
+            "StateChangeTime": time.strftime("%Y-%m-%dT%H:%M:%S.000+0000", time.gmtime()),
+            "Region": self.info.region,
+            "Trigger": {
+                "MetricName": alarm.get("MetricName"),
+                "Namespace": alarm.get("Namespace"),
+                "Dimensions": alarm.get("Dimensions", []),
+            },
+        }
+        actions = alarm.get("AlarmActions" if state == "ALARM" else "OKActions", [])
+        for arn in actions:
+            self.sns.publish(
+                TopicArn=arn,
+                Subject=f'{state}: "{alarm["AlarmName"]}" in {self.info.region}'[:100],
+                Message=json.dumps(message),
+            )
+        if state == "ALARM":
             with self.lock:
                 self.stats.alarms_raised += 1
 
@@ -511,7 +567,7 @@ class Runner:
             thread.start()
         self.save()
         while not self.stop.wait(2.0):
-            self.check_dlq_alarm()
+            self.evaluate_alarms()
             self.save()
         for thread in threads:
             thread.join(timeout=self.timeout + 5)

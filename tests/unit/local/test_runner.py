@@ -138,15 +138,34 @@ def moto_endpoint() -> Iterator[str]:
         server.stop()
 
 
-def test_runner_deletes_only_the_messages_that_did_not_fail(
-    artifact: StackInfo, tmp_path: Path, moto_endpoint: str
-) -> None:
-    kwargs = {
-        "endpoint_url": moto_endpoint,
+def _client_kwargs(endpoint: str) -> dict[str, str]:
+    return {
+        "endpoint_url": endpoint,
         "region_name": "us-east-1",
         "aws_access_key_id": "test",
         "aws_secret_access_key": "test",
     }
+
+
+def _runner(artifact: StackInfo, tmp_path: Path, endpoint: str, outputs: dict[str, Any]) -> Runner:
+    """A runner for a stack on ``endpoint`` with these outputs, running the fake handler."""
+    state = tmp_path / "state"
+    StackInfo(
+        endpoint=endpoint,
+        region="us-east-1",
+        trigger="sqs",
+        outputs=outputs,
+        function_dir=artifact.function_dir,
+        layer_dir=artifact.layer_dir,
+        runtime_dir=artifact.runtime_dir,
+    ).save(state)
+    return Runner(state, concurrency=1)
+
+
+def test_runner_deletes_only_the_messages_that_did_not_fail(
+    artifact: StackInfo, tmp_path: Path, moto_endpoint: str
+) -> None:
+    kwargs = _client_kwargs(moto_endpoint)
     sqs = boto3.client("sqs", **kwargs)
     dlq = sqs.create_queue(QueueName="dlq")["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"][
@@ -158,12 +177,11 @@ def test_runner_deletes_only_the_messages_that_did_not_fail(
     )["QueueUrl"]
     for body in ("ok", "fail", "ok"):
         sqs.send_message(QueueUrl=queue, MessageBody=body)
-    state = tmp_path / "state"
-    info = StackInfo(
-        endpoint=moto_endpoint,
-        region="us-east-1",
-        trigger="sqs",
-        outputs={
+    runner = _runner(
+        artifact,
+        tmp_path,
+        moto_endpoint,
+        {
             "source_bucket": "s",
             "destination_bucket": "d",
             "queue_url": queue,
@@ -172,12 +190,7 @@ def test_runner_deletes_only_the_messages_that_did_not_fail(
             "batch_size": 10,
             "batch_window_seconds": 1,
         },
-        function_dir=artifact.function_dir,
-        layer_dir=artifact.layer_dir,
-        runtime_dir=artifact.runtime_dir,
     )
-    info.save(state)
-    runner = Runner(state, concurrency=1)
     runner.worker_env = lambda: {"_HANDLER": "fake_handler.handler", "PATH": "/usr/bin"}  # type: ignore[method-assign]
     thread = threading.Thread(target=runner.run)
     thread.start()
@@ -200,3 +213,77 @@ def test_runner_deletes_only_the_messages_that_did_not_fail(
     attrs = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["All"])["Attributes"]
     assert attrs["ApproximateNumberOfMessages"] == "0"
     assert attrs["ApproximateNumberOfMessagesNotVisible"] == "0"
+
+
+def test_runner_stands_in_for_cloudwatch_on_the_alarms_it_can_observe(
+    artifact: StackInfo, tmp_path: Path, moto_endpoint: str
+) -> None:
+    kwargs = _client_kwargs(moto_endpoint)
+    sqs, sns = boto3.client("sqs", **kwargs), boto3.client("sns", **kwargs)
+    cloudwatch = boto3.client("cloudwatch", **kwargs)
+    dlq = sqs.create_queue(QueueName="fn-dlq")["QueueUrl"]
+    inbox = sqs.create_queue(QueueName="inbox")["QueueUrl"]
+    inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    topic = sns.create_topic(Name="alerts")["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=inbox_arn)
+    common = {
+        "Period": 300,
+        "EvaluationPeriods": 1,
+        "Threshold": 0.0,
+        "ComparisonOperator": "GreaterThanThreshold",
+        "Statistic": "Sum",
+        "AlarmActions": [topic],
+        "OKActions": [topic],
+    }
+    for name, namespace, metric, dims in (
+        ("fn-errors", "AWS/Lambda", "Errors", {"FunctionName": "fn"}),
+        ("fn-throttles", "AWS/Lambda", "Throttles", {"FunctionName": "fn"}),
+        ("fn-dlq", "AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": "fn-dlq"}),
+        ("fn-age", "AWS/SQS", "ApproximateAgeOfOldestMessage", {"QueueName": "fn"}),
+    ):
+        cloudwatch.put_metric_alarm(
+            AlarmName=name,
+            Namespace=namespace,
+            MetricName=metric,
+            Dimensions=[{"Name": k, "Value": v} for k, v in dims.items()],
+            **common,
+        )
+    function_arn = "arn:aws:lambda:us-east-1:123456789012:function:fn"
+    runner = _runner(
+        artifact, tmp_path, moto_endpoint, {"dlq_url": dlq, "function_arn": function_arn}
+    )
+
+    def states() -> dict[str, str]:
+        alarms = cloudwatch.describe_alarms()["MetricAlarms"]
+        return {a["AlarmName"]: a["StateValue"] for a in alarms}
+
+    def subjects() -> list[str]:
+        found = []
+        for message in sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10).get(
+            "Messages", []
+        ):
+            found.append(json.loads(message["Body"])["Subject"])
+            sqs.delete_message(QueueUrl=inbox, ReceiptHandle=message["ReceiptHandle"])
+        return sorted(found)
+
+    subjects()  # the subscription's confirmation, if any
+    cloudwatch.set_alarm_state(AlarmName="fn-age", StateValue="ALARM", StateReason="set by hand")
+    runner.evaluate_alarms()
+    healthy = {"fn-errors": "OK", "fn-throttles": "OK", "fn-dlq": "OK"}
+    assert states() == {**healthy, "fn-age": "ALARM"}  # age: not observable, left alone
+    assert subjects() == []
+
+    runner.error_times.append(time.time())  # a function error (a crash or a timeout)
+    sqs.send_message(QueueUrl=dlq, MessageBody="dead")
+    runner.evaluate_alarms()
+    assert states()["fn-errors"] == states()["fn-dlq"] == "ALARM"
+    assert subjects() == ['ALARM: "fn-dlq" in us-east-1', 'ALARM: "fn-errors" in us-east-1']
+    runner.evaluate_alarms()
+    assert subjects() == []  # no change, no news
+
+    runner.error_times.clear()  # the error has left the alarm's period
+    runner.evaluate_alarms()
+    assert states()["fn-errors"] == "OK"
+    assert subjects() == ['OK: "fn-errors" in us-east-1']
