@@ -23,6 +23,7 @@ from PIL import (
 )
 
 from thumbnailer.errors import TooLarge
+from thumbnailer.render._deadline import Deadline
 from thumbnailer.render._sniff import Kind
 
 __all__ = ["PixelBudget", "Source", "open_source", "read_orientation"]
@@ -150,8 +151,13 @@ _VIPS_KINDS = frozenset({Kind.PNG, Kind.WEBP})
 USE_AV: bool | None = None  # None: decide on first use
 
 
-def open_source(data: bytes, kind: Kind, budget: PixelBudget) -> Source:
-    """Open ``data`` with the decoder for ``kind``: header read and limits checked."""
+def open_source(
+    data: bytes, kind: Kind, budget: PixelBudget, deadline: Deadline | None = None
+) -> Source:
+    """Open ``data`` with the decoder for ``kind``: header read and limits checked.
+
+    ``deadline`` is also checked between the steps of decoders that take several (video).
+    """
     global USE_VIPS, USE_AV
     if kind in _VIPS_KINDS:
         if USE_VIPS is None:
@@ -179,4 +185,4 @@ def open_source(data: bytes, kind: Kind, budget: PixelBudget) -> Source:
         return PdfSource(data, budget)
     from thumbnailer.render._video import VideoSource
 
-    return VideoSource(data, budget)
+    return VideoSource(data, budget, deadline)

@@ -8,17 +8,16 @@ modules load on the first call.
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING
 
 from thumbnailer.errors import (
     CorruptImage,
     EmptyInput,
-    RenderTimeout,
     ThumbnailerError,
     TooLarge,
 )
 from thumbnailer.render import _geometry
+from thumbnailer.render._deadline import Deadline
 from thumbnailer.render._sniff import Kind, sniff
 from thumbnailer.render.spec import OutputFormat, Thumbnail, ThumbnailSpec
 
@@ -28,19 +27,6 @@ if TYPE_CHECKING:
     from thumbnailer.render._pixels import ColourConverter
 
 __all__ = ["render"]
-
-
-class Deadline:
-    """The spec's time budget, checked between stages (a running decoder is not interrupted)."""
-
-    def __init__(self, seconds: float | None) -> None:
-        self.seconds = seconds
-        self.end = None if seconds is None else time.monotonic() + seconds
-
-    def check(self, stage: str) -> None:
-        """Raise :class:`RenderTimeout` if the budget is spent."""
-        if self.end is not None and time.monotonic() > self.end:
-            raise RenderTimeout(f"rendering took longer than {self.seconds:g} s (at {stage})")
 
 
 def render(data: bytes, spec: ThumbnailSpec | None = None) -> list[Thumbnail]:
@@ -86,7 +72,7 @@ def _render(data: bytes, kind: Kind, spec: ThumbnailSpec, deadline: Deadline) ->
     from thumbnailer.render import _decode, _pixels
 
     budget = _decode.PixelBudget(spec.limits.max_input_pixels)
-    source = _decode.open_source(data, kind, budget)
+    source = _decode.open_source(data, kind, budget, deadline)
     try:
         deadline.check("reading the header")
         width, height = source.size

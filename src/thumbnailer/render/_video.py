@@ -8,6 +8,7 @@ import av
 from PIL import Image, ImageStat
 
 from thumbnailer.errors import CorruptImage, UnsupportedFormat
+from thumbnailer.render._deadline import Deadline
 from thumbnailer.render._decode import PixelBudget
 
 __all__ = ["VideoSource"]
@@ -23,7 +24,8 @@ _ORIENTATIONS = {90: 8, 180: 3, 270: 6}
 class VideoSource:
     """The first keyframe at or before 10 % of the duration, skipping black frames."""
 
-    def __init__(self, data: bytes, budget: PixelBudget) -> None:
+    def __init__(self, data: bytes, budget: PixelBudget, deadline: Deadline | None = None) -> None:
+        self.deadline = deadline or Deadline(None)
         self.container = av.open(BytesIO(data), mode="r")
         try:
             if not self.container.streams.video:
@@ -63,6 +65,8 @@ class VideoSource:
         for count, packet in enumerate(self.container.demux(self.stream)):
             if count >= _MAX_PACKETS:
                 break
+            # A stream may need many packets before a frame: the budget bounds the search.
+            self.deadline.check("decoding the video")
             for frame in packet.decode():
                 return frame
         return None

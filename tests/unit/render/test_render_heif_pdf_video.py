@@ -233,3 +233,23 @@ def test_rendering_from_many_threads_gives_the_same_bytes() -> None:
     with ThreadPoolExecutor(max_workers=8) as pool:
         actual = list(pool.map(lambda data: render(data)[0].data, inputs))
     assert actual == expected
+
+
+def test_the_time_budget_bounds_the_search_for_a_video_frame() -> None:
+    import time
+
+    from thumbnailer.errors import RenderTimeout
+    from thumbnailer.render._deadline import Deadline
+    from thumbnailer.render._decode import PixelBudget
+    from thumbnailer.render._video import VideoSource
+
+    spent = Deadline(0.0)
+    time.sleep(0.01)
+    source = VideoSource(samples.short_video(), PixelBudget(10**8), spent)
+    try:
+        # Checked per packet while looking for a frame, not only once the frame is decoded.
+        with pytest.raises(RenderTimeout, match="decoding the video") as caught:
+            source.decode((128, 96))
+        assert caught.value.kind == "timeout"
+    finally:
+        source.close()
