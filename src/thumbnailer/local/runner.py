@@ -515,12 +515,15 @@ class Runner:
             if previous == state:
                 continue
             reason = f"Threshold Crossed: {alarm.get('MetricName')} = {value:g}"
-            self.cloudwatch.set_alarm_state(
-                AlarmName=alarm["AlarmName"], StateValue=state, StateReason=reason
-            )
-            if state == "OK" and previous != "ALARM":
-                continue  # leaving INSUFFICIENT_DATA at start-up is not news
-            self.notify(alarm, state, reason)
+            try:
+                self.cloudwatch.set_alarm_state(
+                    AlarmName=alarm["AlarmName"], StateValue=state, StateReason=reason
+                )
+                if state == "OK" and previous != "ALARM":
+                    continue  # leaving INSUFFICIENT_DATA at start-up is not news
+                self.notify(alarm, state, reason)
+            except Exception as exc:  # the emulator going away must not stop the runner
+                self.error(f"alarm update failed: {exc}")
 
     def notify(self, alarm: dict[str, Any], state: str, reason: str) -> None:
         """Publish CloudWatch's alarm notification to the actions for ``state``."""
