@@ -5,9 +5,11 @@ moto's own server) so it can outlive the caller (``detach=True``, for ``thumbnai
 and be stopped later from its state folder (:func:`stop_detached`), or be used as a context
 manager in tests.
 
-Before serving, the child removes two costs moto pays on every request that grow with the
-emulator's state rather than with the request (see :func:`speed_up_moto`); what moto answers
-is unchanged.
+Before serving, the child closes two gaps between moto and AWS that the module runs into
+(:func:`close_moto_gaps`), queues S3's invocations of a function for the local runner instead
+of failing them without Docker (:func:`queue_lambda_invocations`), and removes two costs moto
+pays on every request that grow with the emulator's state rather than with the request
+(:func:`speed_up_moto`).
 """
 
 from __future__ import annotations
