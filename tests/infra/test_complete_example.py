@@ -85,12 +85,7 @@ def complete(
         }
         tf.init()
         tf.apply(variables=variables, parallelism=20)
-        kwargs = {
-            "endpoint_url": server.endpoint,
-            "region_name": "us-east-1",
-            "aws_access_key_id": "test",
-            "aws_secret_access_key": "test",
-        }
+        kwargs: dict[str, Any] = server.client_kwargs()
         yield tf.output(), kwargs
         tf.destroy(variables=variables, parallelism=20)
         s3 = boto3.client("s3", **kwargs)

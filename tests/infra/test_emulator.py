@@ -24,13 +24,7 @@ def _alive(pid: int) -> bool:
 def test_server_answers_on_loopback_and_stops(tmp_path: Path) -> None:
     with MotoServer(state_dir=tmp_path) as server:
         assert server.endpoint.startswith("http://127.0.0.1:")
-        s3 = boto3.client(
-            "s3",
-            endpoint_url=server.endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
-        )
+        s3 = boto3.client("s3", **server.client_kwargs())
         s3.create_bucket(Bucket="emulated")
         assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["emulated"]
         pid = server.pid

@@ -177,13 +177,7 @@ def test_handler_runs_from_the_unpacked_artifact_on_python312(
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_ENDPOINT_URL": moto_server.endpoint,
     }
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=moto_server.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
+    s3 = boto3.client("s3", **moto_server.client_kwargs())
     s3.create_bucket(Bucket="proof-source")
     s3.create_bucket(Bucket="proof-thumbnails")
     photo = io.BytesIO()

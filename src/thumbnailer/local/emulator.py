@@ -31,6 +31,7 @@ from types import TracebackType
 from typing import IO, Any
 
 from thumbnailer.errors import ConfigError, TransientError
+from thumbnailer.local.state import CREDENTIALS
 
 __all__ = [
     "DEFAULT_REGION",
@@ -92,6 +93,10 @@ class MotoServer:
     def pid(self) -> int | None:
         """Process id of the server, or ``None`` when not running."""
         return self._process.pid if self._process else None
+
+    def client_kwargs(self, region: str = DEFAULT_REGION) -> dict[str, str]:
+        """Keyword arguments for ``boto3.client(...)`` against this server."""
+        return {"endpoint_url": self.endpoint, "region_name": region, **CREDENTIALS}
 
     def start(self, *, detach: bool = False) -> str:
         """Start the server, wait until it answers, and return its endpoint URL.

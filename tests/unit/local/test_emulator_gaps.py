@@ -16,12 +16,7 @@ from thumbnailer.local.emulator import INVOCATIONS_QUEUE, MotoServer
 @pytest.fixture(scope="module")
 def clients() -> Iterator[tuple[Any, Any]]:
     with MotoServer() as server:
-        kwargs: dict[str, Any] = {
-            "endpoint_url": server.endpoint,
-            "region_name": "us-east-1",
-            "aws_access_key_id": "test",
-            "aws_secret_access_key": "test",
-        }
+        kwargs = server.client_kwargs()
         yield boto3.client("s3", **kwargs), boto3.client("sqs", **kwargs)
 
 

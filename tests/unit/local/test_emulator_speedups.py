@@ -52,13 +52,7 @@ def test_the_server_child_serves_sqs_with_the_speed_ups() -> None:
         cmdline = Path(f"/proc/{server.pid}/cmdline")
         if cmdline.exists():
             assert b"thumbnailer.local.emulator" in cmdline.read_bytes()
-        sqs = boto3.client(
-            "sqs",
-            endpoint_url=server.endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
-        )
+        sqs = boto3.client("sqs", **server.client_kwargs())
         url = sqs.create_queue(QueueName="backlog")["QueueUrl"]
         for start in range(0, 30, 10):
             sqs.send_message_batch(

@@ -15,7 +15,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from thumbnailer.local.runner import Runner, Worker, WorkerFailed
-from thumbnailer.local.state import StackInfo
+from thumbnailer.local.state import CREDENTIALS, StackInfo
 
 # A stand-in handler module: behaviour chosen by the message bodies it receives.
 FAKE_HANDLER = """
@@ -139,12 +139,7 @@ def moto_endpoint() -> Iterator[str]:
 
 
 def _client_kwargs(endpoint: str) -> dict[str, str]:
-    return {
-        "endpoint_url": endpoint,
-        "region_name": "us-east-1",
-        "aws_access_key_id": "test",
-        "aws_secret_access_key": "test",
-    }
+    return {"endpoint_url": endpoint, "region_name": "us-east-1", **CREDENTIALS}
 
 
 def _runner(artifact: StackInfo, tmp_path: Path, endpoint: str, outputs: dict[str, Any]) -> Runner:

@@ -6,7 +6,7 @@ import struct
 from io import BytesIO
 from typing import Any
 
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from thumbnailer.render.spec import Thumbnail
 
@@ -16,6 +16,43 @@ def encode(image: Image.Image, fmt: str, **options: Any) -> bytes:
     buffer = BytesIO()
     image.save(buffer, format=fmt, **options)
     return buffer.getvalue()
+
+
+def marked(
+    width: int, height: int, top_left: tuple[int, int, int], bottom_right: tuple[int, int, int]
+) -> Image.Image:
+    """An upright picture: ``top_left`` quadrant, ``bottom_right`` quadrant, grey elsewhere."""
+    image = Image.new("RGB", (width, height), (128, 128, 128))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((0, 0, width // 2 - 1, height // 2 - 1), fill=top_left)
+    draw.rectangle((width // 2, height // 2, width, height), fill=bottom_right)
+    return image
+
+
+# How to store an upright image so that orientation N (EXIF, or HEIF's irot/imir) shows it
+# upright again.
+_STORE = {
+    1: [],
+    2: [Image.Transpose.FLIP_LEFT_RIGHT],
+    3: [Image.Transpose.ROTATE_180],
+    4: [Image.Transpose.FLIP_TOP_BOTTOM],
+    5: [Image.Transpose.TRANSPOSE],
+    6: [Image.Transpose.ROTATE_90],
+    7: [Image.Transpose.TRANSVERSE],
+    8: [Image.Transpose.ROTATE_270],
+}
+
+
+def with_orientation(
+    upright: Image.Image, orientation: int, fmt: str = "JPEG", quality: int = 95
+) -> bytes:
+    """``upright`` stored so that it shows upright under EXIF ``orientation`` (1..8)."""
+    stored = upright
+    for step in _STORE[orientation]:
+        stored = stored.transpose(step)
+    exif = Image.Exif()
+    exif[0x0112] = orientation  # for AVIF, Pillow's encoder writes it as irot/imir
+    return encode(stored, fmt, exif=exif.tobytes(), quality=quality)
 
 
 def open_thumbnail(thumbnail: Thumbnail) -> Image.Image:

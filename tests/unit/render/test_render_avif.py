@@ -13,9 +13,11 @@ import pytest
 from imaging_helpers import (
     close,
     encode,
+    marked,
     open_thumbnail,
     rgb_at,
     rgb_profile_swapping_red_and_green,
+    with_orientation,
 )
 from PIL import Image, ImageChops, ImageDraw, ImageStat
 
@@ -30,26 +32,10 @@ BLUE = (30, 30, 220)
 # Large enough that the engine asks for a 4x smaller picture: the PyAV path is taken.
 WIDTH, HEIGHT = 1200, 800
 
-# How to store an upright picture so that orientation N (irot/imir) shows it upright again.
-_STORE = {
-    1: [],
-    2: [Image.Transpose.FLIP_LEFT_RIGHT],
-    3: [Image.Transpose.ROTATE_180],
-    4: [Image.Transpose.FLIP_TOP_BOTTOM],
-    5: [Image.Transpose.TRANSPOSE],
-    6: [Image.Transpose.ROTATE_90],
-    7: [Image.Transpose.TRANSVERSE],
-    8: [Image.Transpose.ROTATE_270],
-}
-
 
 def _marked(width: int = WIDTH, height: int = HEIGHT) -> Image.Image:
     """Upright picture: red top-left quadrant, blue bottom-right, grey elsewhere."""
-    image = Image.new("RGB", (width, height), (128, 128, 128))
-    draw = ImageDraw.Draw(image)
-    draw.rectangle((0, 0, width // 2 - 1, height // 2 - 1), fill=RED)
-    draw.rectangle((width // 2, height // 2, width, height), fill=BLUE)
-    return image
+    return marked(width, height, RED, BLUE)
 
 
 def _assert_upright(image: Image.Image) -> None:
@@ -59,12 +45,7 @@ def _assert_upright(image: Image.Image) -> None:
 
 
 def _oriented_avif(orientation: int) -> bytes:
-    stored = _marked()
-    for step in _STORE[orientation]:
-        stored = stored.transpose(step)
-    exif = Image.Exif()
-    exif[0x0112] = orientation  # Pillow's encoder writes it as the irot/imir transforms
-    return encode(stored, "AVIF", exif=exif.tobytes(), quality=90)
+    return with_orientation(_marked(), orientation, "AVIF", quality=90)
 
 
 @pytest.fixture

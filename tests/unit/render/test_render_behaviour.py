@@ -9,9 +9,11 @@ from imaging_helpers import (
     close,
     cmyk_profile_where_cyan_prints_red,
     encode,
+    marked,
     open_thumbnail,
     rgb_at,
     rgb_profile_swapping_red_and_green,
+    with_orientation,
     ycck_jpeg,
 )
 from PIL import Image, ImageDraw, features
@@ -25,33 +27,7 @@ RED, GREEN, BLUE, WHITE = (220, 20, 20), (20, 200, 20), (20, 20, 220), (255, 255
 
 def _marked(width: int, height: int) -> Image.Image:
     """Upright picture: red top-left quadrant, blue bottom-right, grey elsewhere."""
-    image = Image.new("RGB", (width, height), (128, 128, 128))
-    draw = ImageDraw.Draw(image)
-    draw.rectangle((0, 0, width // 2 - 1, height // 2 - 1), fill=RED)
-    draw.rectangle((width // 2, height // 2, width, height), fill=BLUE)
-    return image
-
-
-# How to store an upright image so that EXIF orientation N shows it upright again.
-_STORE = {
-    1: [],
-    2: [Image.Transpose.FLIP_LEFT_RIGHT],
-    3: [Image.Transpose.ROTATE_180],
-    4: [Image.Transpose.FLIP_TOP_BOTTOM],
-    5: [Image.Transpose.TRANSPOSE],
-    6: [Image.Transpose.ROTATE_90],
-    7: [Image.Transpose.TRANSVERSE],
-    8: [Image.Transpose.ROTATE_270],
-}
-
-
-def _with_orientation(upright: Image.Image, orientation: int, fmt: str = "JPEG") -> bytes:
-    stored = upright
-    for step in _STORE[orientation]:
-        stored = stored.transpose(step)
-    exif = Image.Exif()
-    exif[0x0112] = orientation
-    return encode(stored, fmt, exif=exif.tobytes(), quality=95)
+    return marked(width, height, RED, BLUE)
 
 
 def _assert_upright(thumbnail_image: Image.Image) -> None:
@@ -62,7 +38,7 @@ def _assert_upright(thumbnail_image: Image.Image) -> None:
 
 @pytest.mark.parametrize("orientation", range(1, 9))
 def test_every_exif_orientation_comes_out_upright(orientation: int) -> None:
-    data = _with_orientation(_marked(300, 200), orientation)
+    data = with_orientation(_marked(300, 200), orientation)
     thumbnail = render(data)[0]
     image = open_thumbnail(thumbnail)
     assert image.size == (128, 85)
@@ -82,7 +58,7 @@ def test_invalid_orientation_values_count_as_upright(orientation: int) -> None:
 
 def test_orientation_in_png_webp_tiff_and_avif_is_applied_too() -> None:
     for fmt in ("PNG", "WEBP", "TIFF", "AVIF"):
-        image = open_thumbnail(render(_with_orientation(_marked(300, 200), 6, fmt))[0])
+        image = open_thumbnail(render(with_orientation(_marked(300, 200), 6, fmt))[0])
         assert image.size == (128, 85)
         _assert_upright(image)
 
@@ -97,7 +73,7 @@ def test_shrink_on_load_survives_orientation(monkeypatch: pytest.MonkeyPatch) ->
         return image
 
     monkeypatch.setattr(_decode.PillowSource, "decode", spy)
-    data = _with_orientation(_marked(3000, 2000), 6)  # stored 2000 x 3000
+    data = with_orientation(_marked(3000, 2000), 6)  # stored 2000 x 3000
     image = open_thumbnail(render(data)[0])
     assert image.size == (128, 85)
     _assert_upright(image)
