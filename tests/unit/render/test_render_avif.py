@@ -1,13 +1,16 @@
 """AVIF: large pictures are decoded shrunk through PyAV when it is installed, else by Pillow.
 
 Both paths must give the same thumbnails: orientation from the file's irot/imir transforms,
-alpha, 10-bit pixels, ICC colour, no metadata, and the same typed errors.
+alpha (a second AV1 picture in the file, shrunk premultiplied), 10-bit pixels, ICC colour, no
+metadata, and the same typed errors.
 """
 
 from __future__ import annotations
 
+import struct
 import sys
 from collections.abc import Iterator
+from io import BytesIO
 
 import pytest
 from imaging_helpers import (
@@ -19,10 +22,11 @@ from imaging_helpers import (
     rgb_profile_swapping_red_and_green,
     with_orientation,
 )
-from PIL import Image, ImageChops, ImageDraw, ImageStat
+from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageStat
 
 from thumbnailer.errors import CorruptImage, TooLarge
 from thumbnailer.render import _decode, render
+from thumbnailer.render._isobmff import read_items
 from thumbnailer.render.spec import Limits, OutputFormat, Size, ThumbnailSpec
 
 av = pytest.importorskip("av")
@@ -127,7 +131,162 @@ def test_alpha_is_kept(decoded_by_pyav: list[tuple[int, int]]) -> None:
     assert image.getpixel((2, 2))[3] == 0  # type: ignore[index]
     assert close(rgb_at(image, (64, 42)), RED, 40)
     assert image.getpixel((64, 42))[3] == 255  # type: ignore[index]
-    assert decoded_by_pyav == []  # alpha is a separate image item: Pillow decodes it
+    assert decoded_by_pyav and max(decoded_by_pyav[0]) <= WIDTH // 2  # decoded shrunk
+
+
+def _cut_out(colour: Image.Image, softness: float = 24) -> Image.Image:
+    """``colour`` inside a soft-edged ellipse, on a transparent background that is black.
+
+    Like real cut-outs, fully transparent pixels carry no colour: a shrink that does not
+    weight colour by alpha would darken the edges towards that black.
+    """
+    mask = Image.new("L", colour.size, 0)
+    ImageDraw.Draw(mask).ellipse((200, 100, 1000, 700), fill=255)
+    mask = mask.filter(ImageFilter.GaussianBlur(softness))
+    image = Image.composite(colour, Image.new("RGB", colour.size), mask.point([0] + [255] * 255))
+    image.putalpha(mask)
+    return image
+
+
+def _photo_cut_out() -> Image.Image:
+    detail = Image.effect_noise((WIDTH, HEIGHT), 40).convert("RGB")
+    photo = ImageChops.blend(_marked(), detail, 0.3)
+    return _cut_out(photo.filter(ImageFilter.GaussianBlur(1)))
+
+
+def _composited(image: Image.Image) -> Image.Image:
+    """What a viewer shows: ``image`` over a mid-grey page."""
+    page = Image.new("RGBA", image.size, (128, 128, 128, 255))
+    return Image.alpha_composite(page, image.convert("RGBA")).convert("RGB")
+
+
+@pytest.mark.parametrize("softness", [1, 24], ids=["anti-aliased", "feathered"])
+def test_edges_do_not_turn_dark(softness: float, decoded_by_pyav: list[tuple[int, int]]) -> None:
+    white = _cut_out(Image.new("RGB", (WIDTH, HEIGHT), (255, 255, 255)), softness)
+    spec = ThumbnailSpec(format=OutputFormat.PNG)
+    image = open_thumbnail(render(encode(white, "AVIF", quality=90), spec)[0])
+    assert decoded_by_pyav
+    # Fainter pixels keep little colour on any path: Pillow premultiplies in 8 bits.
+    edge = [
+        pixel
+        for pixel in image.get_flattened_data()
+        if 16 <= pixel[3] < 255  # type: ignore[index]
+    ]
+    assert len(edge) > 50  # the edge is there, partly transparent
+    assert min(min(pixel[:3]) for pixel in edge) >= 235  # type: ignore[index]
+
+
+@pytest.mark.parametrize("subsampling", ["4:2:0", "4:2:2", "4:4:4"])
+def test_pyav_and_pillow_give_the_same_thumbnails_with_alpha(
+    subsampling: str, decoded_by_pyav: list[tuple[int, int]]
+) -> None:
+    spec = ThumbnailSpec(sizes=(Size(128, 128), Size(300, 300)), format=OutputFormat.PNG)
+    data = encode(_photo_cut_out(), "AVIF", quality=90, subsampling=subsampling)
+    fast, plain = _both(data, spec)
+    assert decoded_by_pyav
+    for a, b in zip(fast, plain, strict=True):
+        assert a.mode == b.mode == "RGBA"
+        assert _mean_difference(_composited(a), _composited(b)) < 1.5
+        # The alpha plane is decoded alike: opaque stays 255, so the format choice agrees.
+        assert ImageChops.difference(a.getchannel("A"), b.getchannel("A")).getbbox() is None
+
+
+def test_an_opaque_alpha_plane_gives_a_jpeg(decoded_by_pyav: list[tuple[int, int]]) -> None:
+    pyvips = pytest.importorskip("pyvips")
+    # libheif stores an alpha plane even when every pixel is opaque (libavif leaves it out).
+    picture = _marked()
+    picture.putalpha(255)
+    vips_image = pyvips.Image.new_from_memory(picture.tobytes(), WIDTH, HEIGHT, 4, "uchar")
+    data = vips_image.copy(interpretation="srgb").heifsave_buffer(
+        compression="av1", Q=80, subsample_mode="on"
+    )
+    assert read_items(data).alpha is not None
+    thumbnail = render(data)[0]
+    assert decoded_by_pyav
+    assert open_thumbnail(thumbnail).format == "JPEG"
+
+
+@pytest.mark.parametrize(("bits", "pyav"), [(10, True), (12, False)])
+def test_deep_avif_with_alpha(
+    bits: int, pyav: bool, decoded_by_pyav: list[tuple[int, int]]
+) -> None:
+    pyvips = pytest.importorskip("pyvips")
+    picture = _photo_cut_out()
+    vips_image = pyvips.Image.new_from_memory(picture.tobytes(), WIDTH, HEIGHT, 4, "uchar")
+    data = vips_image.copy(interpretation="srgb").heifsave_buffer(
+        compression="av1", bitdepth=bits, Q=90
+    )
+    fast, plain = _both(data, ThumbnailSpec(format=OutputFormat.PNG))
+    assert fast[0].mode == "RGBA" and fast[0].size == (128, 85)
+    assert _mean_difference(_composited(fast[0]), _composited(plain[0])) < 1.5
+    # 12-bit colour and alpha have no joint swscale format: Pillow decodes those.
+    assert bool(decoded_by_pyav) is pyav
+
+
+def _with_reference(data: bytes, kind: bytes, source: int, target: int) -> bytes:
+    """``data`` with its Exif item's ``cdsc`` reference turned into ``kind`` source->target.
+
+    Both are 16-bit id references of the same length, so no offset in the file moves.
+    """
+    at = data.index(b"cdsc")
+    size = struct.unpack_from(">I", data, at - 4)[0]
+    assert size == 14  # size, type, from, count = 1, to
+    return data[:at] + kind + struct.pack(">HHH", source, 1, target) + data[at + 10 :]
+
+
+def test_premultiplied_alpha_is_left_to_pillow(decoded_by_pyav: list[tuple[int, int]]) -> None:
+    exif = Image.Exif()
+    exif[0x010F] = "Camera maker"
+    plain = encode(_photo_cut_out(), "AVIF", quality=90, exif=exif.tobytes())
+    items = read_items(plain)
+    assert items.alpha is not None
+    data = _with_reference(plain, b"prem", items.primary, items.alpha)
+    assert read_items(data).premultiplied
+    image = open_thumbnail(render(data, ThumbnailSpec(format=OutputFormat.PNG))[0])
+    assert image.mode == "RGBA" and image.size == (128, 85)
+    assert decoded_by_pyav == []  # FFmpeg would not divide the colour by alpha
+
+
+def test_alpha_ffmpeg_cannot_decode_is_left_to_pillow(monkeypatch: pytest.MonkeyPatch) -> None:
+    from thumbnailer.render import _avif
+
+    real = _avif.AvifSource._decode_stream
+
+    def refuse_alpha(self: _avif.AvifSource, index: int, items: list[int] | None) -> object:
+        if index == 1:
+            raise av.InvalidDataError(1094995529, "Invalid data found when processing input")
+        return real(self, index, items)
+
+    data = encode(_photo_cut_out(), "AVIF", quality=90)
+    spec = ThumbnailSpec(format=OutputFormat.PNG)
+    _, plain = _both(data, spec)
+    monkeypatch.setattr(_avif.AvifSource, "_decode_stream", refuse_alpha)
+    monkeypatch.setattr(_decode, "USE_AV", True)
+    image = open_thumbnail(render(data, spec)[0])
+    assert ImageChops.difference(image, plain[0]).getbbox() is None
+
+
+def _alpha_payload(data: bytes) -> tuple[int, int]:
+    """Offset and size of the alpha picture's AV1 data in the file."""
+    alpha = read_items(data).alpha
+    with av.open(BytesIO(data), format="mov") as box:
+        for packet in box.demux():
+            if packet.stream.id == alpha and packet.size:
+                assert packet.pos is not None
+                return packet.pos, packet.size
+    raise AssertionError("no alpha packet")
+
+
+@pytest.mark.parametrize("use_av", [True, False], ids=["pyav", "pillow"])
+def test_damaged_alpha_item_is_corrupt(use_av: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_decode, "USE_AV", use_av)
+    data = encode(_photo_cut_out(), "AVIF", quality=90)
+    start, _ = _alpha_payload(data)
+    broken = data[:start] + bytes(16) + data[start + 16 :]  # its sequence header is gone
+    with pytest.raises(CorruptImage) as caught:
+        render(broken)
+    assert caught.value.kind == "corrupt"
+    assert caught.value.__cause__ is not None
 
 
 def test_ten_bit_avif_comes_out_in_eight_bits() -> None:
