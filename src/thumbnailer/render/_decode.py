@@ -192,9 +192,9 @@ def open_source(
         if USE_VIPS is None:
             USE_VIPS = _installed("pyvips")
         if USE_VIPS:
-            from thumbnailer.render._vips import VipsSource
+            from thumbnailer.render._vips import open_with_vips
 
-            return VipsSource(data, kind, budget)
+            return open_with_vips(data, kind, budget)
     if kind is Kind.AVIF:
         if USE_AV is None:
             USE_AV = _installed("av")

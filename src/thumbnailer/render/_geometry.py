@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from thumbnailer.render.spec import Fit, Size
 
-__all__ = ["Plan", "oriented", "plan", "scale_box", "source_target"]
+__all__ = ["SHRINK_MARGIN", "Plan", "oriented", "plan", "scale_box", "source_target"]
 
 Box = tuple[float, float, float, float]
 
@@ -66,8 +66,12 @@ def plan(width: int, height: int, box: Size, fit: Fit) -> Plan:
     return Plan(box, full, scaled, scaled, (0, 0))
 
 
+# How much larger than the largest thumbnail a shrink-on-load decode stays, by default.
+SHRINK_MARGIN = 2.0
+
+
 def source_target(
-    width: int, height: int, plans: list[Plan], gap: float = 2.0
+    width: int, height: int, plans: list[Plan], gap: float = SHRINK_MARGIN
 ) -> tuple[int, int] | None:
     """The smallest upright source size that still makes every plan well.
 

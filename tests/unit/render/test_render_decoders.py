@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import struct
+import zlib
 from io import BytesIO
+from typing import Any
 
 import pytest
 from imaging_helpers import (
@@ -31,10 +34,29 @@ def _photo_with_alpha() -> Image.Image:
     return image
 
 
-def _oriented_png() -> bytes:
+def _oriented(fmt: str) -> bytes:
     exif = Image.Exif()
     exif[0x0112] = 6
-    return encode(samples.photo(900, 600).transpose(Image.Transpose.ROTATE_90), "PNG", exif=exif)
+    return encode(samples.photo(900, 600).transpose(Image.Transpose.ROTATE_90), fmt, exif=exif)
+
+
+def _rgba16_png(width: int = 900, height: int = 600) -> bytes:
+    """A 16-bit RGBA PNG (Pillow cannot write one): a colour ramp under a soft alpha ramp."""
+    rows = []
+    for y in range(height):
+        alpha = (65535 * y // (height - 1)).to_bytes(2, "big")
+        row = bytearray(b"\x00")  # filter type: none
+        for x in range(width):
+            red = (65535 * x // (width - 1)).to_bytes(2, "big")
+            row += red + b"\x40\x00" + b"\xc0\x00" + alpha
+        rows.append(bytes(row))
+    header = struct.pack(">IIBBBBB", width, height, 16, 6, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", header)
+        + png_chunk(b"IDAT", zlib.compress(b"".join(rows)))
+        + png_chunk(b"IEND", b"")
+    )
 
 
 def _palette_with_transparency() -> bytes:
@@ -52,10 +74,17 @@ CASES = {
     "la-png": lambda: encode(_soft_disc("LA"), "PNG"),
     "palette-trns": _palette_with_transparency,
     "16bit-grey": lambda: samples.gradient_16bit_png(1024, 256),
-    "orientation-6": _oriented_png,
+    "orientation-6": lambda: _oriented("PNG"),
+    "orientation-6-webp": lambda: _oriented("WEBP"),
+    "16bit-rgba": _rgba16_png,
     "icc-png": lambda: encode(
         Image.new("RGB", (600, 400), (200, 30, 30)),
         "PNG",
+        icc_profile=rgb_profile_swapping_red_and_green(),
+    ),
+    "icc-webp": lambda: encode(
+        Image.new("RGB", (600, 400), (200, 30, 30)),
+        "WEBP",
         icc_profile=rgb_profile_swapping_red_and_green(),
     ),
     "webp": lambda: samples.webp(1200, 800),
@@ -102,14 +131,15 @@ def test_vips_path_shrinks_while_loading(monkeypatch: pytest.MonkeyPatch) -> Non
     from thumbnailer.render import _vips
 
     sizes: list[tuple[int, int]] = []
-    real = _vips.VipsSource.decode
+    for source in (_vips.PngSource, _vips.WebpSource):
+        real = source.decode
 
-    def spy(self: _vips.VipsSource, target: tuple[int, int] | None) -> Image.Image:
-        image = real(self, target)
-        sizes.append(image.size)
-        return image
+        def spy(self: Any, target: tuple[int, int] | None, real: Any = real) -> Image.Image:
+            image: Image.Image = real(self, target)
+            sizes.append(image.size)
+            return image
 
-    monkeypatch.setattr(_vips.VipsSource, "decode", spy)
+        monkeypatch.setattr(source, "decode", spy)
     monkeypatch.setattr(_decode, "USE_VIPS", True)
     render(encode(samples.photo(2400, 1600), "PNG"))
     render(samples.webp(2400, 1600))
