@@ -79,6 +79,11 @@ def test_without_leaves_decoders_out(tmp_path: Path) -> None:
     assert "av" not in tops and "pypdfium2" not in tops
     assert not {t for t in tops if "vips" in t}, "--without vips leaves pyvips and libvips out"
     assert "PIL" in tops and "pillow_heif" in tops
+    # The build says what the function does without them.
+    notes = [line for line in slim.summary().splitlines() if line.startswith("without ")]
+    left_out = [note.split(":")[0] for note in notes]
+    assert left_out == ["without pdf", "without video", "without vips"]
+    assert "AVIF decodes through Pillow" in notes[1]
 
 
 def test_arm64_layer_has_aarch64_wheels_and_binaries(tmp_path: Path) -> None:

@@ -42,6 +42,19 @@ __all__ = [
 ARCHITECTURES = {"x86_64": "x86_64", "arm64": "aarch64"}
 # Decoder extras a user may leave out; `aws` (boto3, Powertools) is always needed.
 OPTIONAL_EXTRAS = ("heif", "pdf", "video", "vips")
+# What a function does without each of them (measured in docs/performance.md).
+WITHOUT_EXTRA = {
+    "heif": "HEIC/HEIF inputs fail as `unsupported`",
+    "pdf": "PDF inputs fail as `unsupported`",
+    "video": (
+        "video inputs fail as `unsupported`; AVIF decodes through Pillow, about 8 bytes per "
+        "pixel (440 MiB at 50 MP): raise memory_size or lower max_input_pixels"
+    ),
+    "vips": (
+        "PNG and WebP decode through Pillow, 1.2-1.6x the time and up to 775 MiB for a 50 MP "
+        "WebP: raise memory_size or lower max_input_pixels"
+    ),
+}
 PYTHONS = ("3.11", "3.12", "3.13")
 # Wheels for Amazon Linux 2023 (glibc 2.34), the OS of python3.12+ runtimes.
 MANYLINUX = "manylinux_2_28"
@@ -109,6 +122,9 @@ class BuildResult:
                 "through S3 (the module's default; keep create_artifacts_bucket on or "
                 "set artifacts_bucket)"
             )
+        for extra in OPTIONAL_EXTRAS:
+            if extra not in self.extras:
+                lines.append(f"without {extra}: {WITHOUT_EXTRA[extra]}")
         return "\n".join(lines)
 
 

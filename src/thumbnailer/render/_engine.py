@@ -15,6 +15,7 @@ from thumbnailer.errors import (
     EmptyInput,
     ThumbnailerError,
     TooLarge,
+    UnsupportedFormat,
 )
 from thumbnailer.render import _geometry
 from thumbnailer.render._deadline import Deadline
@@ -58,6 +59,11 @@ def _classify(exc: Exception, kind: Kind) -> ThumbnailerError:
     """Map any decoder failure to a user-facing error."""
     from PIL import Image, UnidentifiedImageError
 
+    if isinstance(exc, ModuleNotFoundError):
+        # A layer built without this decoder (`thumbnailer package --without ...`).
+        return UnsupportedFormat(
+            f"{kind} input needs the {exc.name or 'decoder'} package, which is not installed"
+        )
     if isinstance(exc, Image.DecompressionBombError):
         return TooLarge(f"the {kind} image has too many pixels to decode safely ({exc})")
     if isinstance(exc, UnidentifiedImageError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import struct
+import sys
 import time
 import zlib
 
@@ -17,6 +18,7 @@ from thumbnailer import (
     RenderTimeout,
     ThumbnailerError,
     TooLarge,
+    UnsupportedFormat,
     render,
     samples,
 )
@@ -174,3 +176,14 @@ def test_pillows_own_bomb_warning_does_not_escape(
     spec = ThumbnailSpec(limits=Limits(max_input_pixels=100_000_000))
     # Under pytest the warning would be an error, so rendering at all proves it was handled.
     assert [(t.width, t.height) for t in render(data, spec)] == [(128, 128)]
+
+
+def test_a_decoder_left_out_of_the_build_makes_its_format_unsupported(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # As on a layer built `--without pdf`: the decoder's package cannot be imported.
+    monkeypatch.delitem(sys.modules, "thumbnailer.render._pdf", raising=False)
+    monkeypatch.setitem(sys.modules, "pypdfium2", None)
+    with pytest.raises(UnsupportedFormat, match="pypdfium2") as info:
+        render(samples.one_page_pdf())
+    assert info.value.kind == "unsupported"
