@@ -131,13 +131,16 @@ def heic(width: int = 640, height: int = 480) -> bytes:
     return buffer.getvalue()
 
 
-def one_page_pdf() -> bytes:
-    """A one-page A6 PDF written by hand: a title bar, a circle-ish shape and some text."""
+def one_page_pdf(more_drawing: bytes = b"") -> bytes:
+    """A one-page A6 PDF written by hand: a title bar, a square and some text.
+
+    ``more_drawing`` (PDF content operators) is drawn after them.
+    """
     content = (
         b"0.85 0.1 0.1 rg 0 380 298 40 re f\n"
         b"0.1 0.3 0.8 rg 60 120 180 180 re f\n"
         b"BT /F1 24 Tf 0 0 0 rg 30 60 Td (Thumbnailer) Tj ET\n"
-    )
+    ) + more_drawing
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",

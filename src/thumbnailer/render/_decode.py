@@ -185,7 +185,8 @@ def open_source(
 ) -> Source:
     """Open ``data`` with the decoder for ``kind``: header read and limits checked.
 
-    ``deadline`` is also checked between the steps of decoders that take several (video).
+    ``deadline`` is also checked between the steps of decoders that take several (video,
+    PDF).
     """
     global USE_VIPS, USE_AV
     if kind in _VIPS_KINDS:
@@ -211,7 +212,7 @@ def open_source(
     if kind is Kind.PDF:
         from thumbnailer.render._pdf import PdfSource
 
-        return PdfSource(data, budget)
+        return PdfSource(data, budget, deadline)
     from thumbnailer.render._video import VideoSource
 
     return VideoSource(data, budget, deadline)

@@ -6,9 +6,11 @@ import math
 import threading
 
 import pypdfium2
+import pypdfium2.raw as pdfium_c
 from PIL import Image
 
 from thumbnailer.errors import CorruptImage
+from thumbnailer.render._deadline import Deadline
 from thumbnailer.render._decode import PixelBudget
 
 __all__ = ["PdfSource"]
@@ -24,10 +26,11 @@ NATURAL_SCALE = 2.0
 class PdfSource:
     """Renders page 1 only, at the smallest scale the thumbnails need (never at full size)."""
 
-    def __init__(self, data: bytes, budget: PixelBudget) -> None:
+    def __init__(self, data: bytes, budget: PixelBudget, deadline: Deadline | None = None) -> None:
         with _PDFIUM:
             self._open(data)
         self.budget = budget
+        self.deadline = deadline or Deadline(None)
 
     def _open(self, data: bytes) -> None:
         try:
@@ -68,12 +71,40 @@ class PdfSource:
         height = math.ceil(self._points[1] * scale)
         self.budget.spend(width, height, "the rendered PDF page")
         with _PDFIUM:
-            # White paper behind the page, as a viewer shows it.
-            bitmap = self.page.render(scale=scale, fill_color=(255, 255, 255, 255))
-            image: Image.Image = bitmap.to_pil().convert("RGB")
-            bitmap.close()
+            bitmap = self._render(scale, width, height)
+            try:
+                image: Image.Image = bitmap.to_pil().convert("RGB")
+            finally:
+                bitmap.close()
         image.info = {}
         return image
+
+    def _render(self, scale: float, width: int, height: int) -> pypdfium2.PdfBitmap:
+        """Page 1 on white paper, as a viewer shows it, rendered within the time budget.
+
+        PDFium's progressive rendering asks a pause callback every hundred page objects or
+        so: it pauses once the budget is spent, and the render is abandoned there instead of
+        running on through a page built to be slow.
+        """
+        bitmap = pypdfium2.PdfBitmap.new_native(width, height, pdfium_c.FPDFBitmap_BGR)
+        bitmap.fill_rect((255, 255, 255, 255), 0, 0, width, height)
+        pause = pdfium_c.IFSDK_PAUSE(version=1)
+        pause.NeedToPauseNow = type(pause.NeedToPauseNow)(lambda _: self.deadline.expired())
+        try:
+            status = pdfium_c.FPDF_RenderPageBitmap_Start(
+                bitmap, self.page, 0, 0, width, height, 0, pdfium_c.FPDF_ANNOT, pause
+            )
+            while status == pdfium_c.FPDF_RENDER_TOBECONTINUED:
+                self.deadline.check("rendering the PDF page")
+                status = pdfium_c.FPDF_RenderPage_Continue(self.page, pause)
+            if status != pdfium_c.FPDF_RENDER_DONE:
+                raise CorruptImage("the first page of the PDF cannot be rendered")
+        except BaseException:
+            bitmap.close()
+            raise
+        finally:
+            pdfium_c.FPDF_RenderPage_Close(self.page)
+        return bitmap
 
     def close(self) -> None:
         with _PDFIUM:

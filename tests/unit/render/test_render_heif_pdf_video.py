@@ -11,7 +11,14 @@ import pytest
 from imaging_helpers import close, open_thumbnail, rgb_at
 from PIL import Image, ImageChops, ImageDraw, ImageStat
 
-from thumbnailer import CorruptImage, TooLarge, UnsupportedFormat, render, samples
+from thumbnailer import (
+    CorruptImage,
+    RenderTimeout,
+    TooLarge,
+    UnsupportedFormat,
+    render,
+    samples,
+)
 from thumbnailer.render.spec import Limits, OutputFormat, Size, ThumbnailSpec
 
 
@@ -136,6 +143,25 @@ def test_pdf_first_page_renders_at_thumbnail_scale(monkeypatch: pytest.MonkeyPat
     assert close(rgb_at(image, (45, 3)), (217, 26, 26), 30)  # the red title bar at the top
     assert close(rgb_at(image, (2, 120)), (255, 255, 255), 10)  # white paper
     assert rendered and max(rendered[0]) <= 2 * 128 + 2  # not rendered at full size
+
+
+def test_a_slow_pdf_page_stops_rendering_when_the_time_budget_is_spent() -> None:
+    from thumbnailer.render import _decode, _pdf
+    from thumbnailer.render._deadline import Deadline
+
+    # Five thousand full-page fills: PDFium asks whether to pause every hundred or so.
+    fills = b"".join(b"0.%d g 0 0 298 420 re f\n" % (i % 10) for i in range(5000))
+    slow = samples.one_page_pdf(fills)
+    source = _pdf.PdfSource(slow, _decode.PixelBudget(50_000_000), Deadline(0))
+    try:
+        with pytest.raises(RenderTimeout, match="rendering the PDF page"):
+            source.decode((182, 256))
+    finally:
+        source.close()
+    # PDFium is left in order: the same page renders in full without a budget.
+    image = open_thumbnail(render(slow)[0])
+    assert image.size == (91, 128)
+    assert close(rgb_at(image, (45, 64)), (230, 230, 230), 10)  # the last fill: 0.9 grey
 
 
 def test_an_encrypted_or_broken_pdf_is_corrupt() -> None:
