@@ -9,7 +9,7 @@ import pypdfium2
 import pypdfium2.raw as pdfium_c
 from PIL import Image
 
-from thumbnailer.errors import CorruptImage
+from thumbnailer.errors import CorruptImage, TooLarge
 from thumbnailer.render._deadline import Deadline
 from thumbnailer.render._decode import PixelBudget
 
@@ -71,6 +71,7 @@ class PdfSource:
         height = math.ceil(self._points[1] * scale)
         self.budget.spend(width, height, "the rendered PDF page")
         with _PDFIUM:
+            self._check_images()
             bitmap = self._render(scale, width, height)
             try:
                 image: Image.Image = bitmap.to_pil().convert("RGB")
@@ -78,6 +79,24 @@ class PdfSource:
                 bitmap.close()
         image.info = {}
         return image
+
+    def _check_images(self) -> None:
+        """Refuse a page holding an image over the pixel limit, before PDFium decodes it.
+
+        Whatever the page's scale, rendering decodes each image at its full size: one huge
+        image (a few hundred KB of compressed zeros can declare 40000x40000) would need its
+        whole raster in memory. Each image counts on its own, as PDFium decodes one at a time.
+        """
+        images = self.page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE])
+        for count, image in enumerate(images):
+            if count % 256 == 0:
+                self.deadline.check("reading the PDF page's images")
+            width, height = image.get_px_size()
+            if width * height > self.budget.limit:
+                raise TooLarge(
+                    f"an image inside the PDF page is {width}x{height} = {width * height:,} "
+                    f"pixels; the limit is {self.budget.limit:,} pixels per image"
+                )
 
     def _render(self, scale: float, width: int, height: int) -> pypdfium2.PdfBitmap:
         """Page 1 on white paper, as a viewer shows it, rendered within the time budget.

@@ -164,6 +164,34 @@ def test_a_slow_pdf_page_stops_rendering_when_the_time_budget_is_spent() -> None
     assert close(rgb_at(image, (45, 64)), (230, 230, 230), 10)  # the last fill: 0.9 grey
 
 
+def _pdf_with_image(width: int, height: int) -> bytes:
+    """An A6 page showing one JPEG image of ``width`` x ``height`` pixels."""
+    import pypdfium2
+
+    jpeg = BytesIO()
+    Image.new("L", (width, height), 90).save(jpeg, "JPEG")
+    jpeg.seek(0)
+    document = pypdfium2.PdfDocument.new()
+    page = document.new_page(298, 420)
+    picture = pypdfium2.PdfImage.new(document)
+    picture.load_jpeg(jpeg, inline=True)
+    picture.set_matrix(pypdfium2.PdfMatrix().scale(298, 420))
+    page.insert_obj(picture)
+    page.gen_content()
+    out = BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+def test_an_image_inside_a_pdf_counts_against_the_pixel_limit() -> None:
+    limits = ThumbnailSpec(limits=Limits(max_input_pixels=1_000_000))
+    grey = open_thumbnail(render(_pdf_with_image(900, 1000), limits)[0])
+    assert close(rgb_at(grey, (45, 64)), (90, 90, 90), 10)
+    # The page renders to far fewer pixels, but PDFium would decode the image in full.
+    with pytest.raises(TooLarge, match="image inside the PDF page is 2000x2000"):
+        render(_pdf_with_image(2000, 2000), limits)
+
+
 def test_an_encrypted_or_broken_pdf_is_corrupt() -> None:
     with pytest.raises(CorruptImage, match="PDF"):
         render(samples.one_page_pdf()[:120])
