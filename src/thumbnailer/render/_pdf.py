@@ -85,7 +85,7 @@ class PdfSource:
 
         Whatever the page's scale, rendering decodes each image at its full size: one huge
         image (a few hundred KB of compressed zeros can declare 40000x40000) would need its
-        whole raster in memory. Each image counts on its own, as PDFium decodes one at a time.
+        whole raster in memory. Each image counts on its own: the limit bounds one raster.
         """
         images = self.page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE])
         for count, image in enumerate(images):
