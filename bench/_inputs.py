@@ -81,7 +81,7 @@ def kinds(quick: bool = False) -> list[InputKind]:
         InputKind("png50a", "RGBA PNG 50 MP (limit)", "png", 8160, 6120, mode="RGBA"),
         InputKind("avif12", "AVIF 12 MP", "avif", 4000, 3000),
         InputKind("avif50", "AVIF 50 MP (limit)", "avif", 8160, 6120),
-        # Alpha is a second AV1 picture in the file: colour and alpha are decoded together.
+        # Alpha is a second AV1 picture in the file: decoded after the colour, then joined.
         InputKind("avif50a", "RGBA AVIF 50 MP (limit)", "avif", 8160, 6120, mode="RGBA"),
         # HEVC has no scaled decoding: without a preview this is the whole picture, decoded.
         InputKind("heic50np", "HEIC 50 MP, no preview (limit)", "heic", 8160, 6120, preview=False),
