@@ -114,8 +114,9 @@ class WebpSource:
         try:
             header = pyvips.Image.webpload_source(_source(data), fail_on="error")
         except pyvips.Error as exc:
-            reason = (exc.detail or exc.message).strip().splitlines()[-1].strip()
-            raise CorruptImage(f"the WebP file is damaged or cut short ({reason})") from exc
+            said = (exc.detail or exc.message or "").strip().splitlines()
+            reason = f" ({said[-1].strip()})" if said else ""
+            raise CorruptImage(f"the WebP file is damaged or cut short{reason}") from exc
         self._size = (header.width, header.height)
         budget.spend(header.width, header.height, f"the {Kind.WEBP} image")
         self._icc = _blob(header, "icc-profile-data")
