@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import time
 from io import BytesIO
 
 import pytest
@@ -145,14 +146,41 @@ def test_pdf_first_page_renders_at_thumbnail_scale(monkeypatch: pytest.MonkeyPat
     assert rendered and max(rendered[0]) <= 2 * 128 + 2  # not rendered at full size
 
 
-def test_a_slow_pdf_page_stops_rendering_when_the_time_budget_is_spent() -> None:
+def _crowded_pdf() -> bytes:
+    """Five thousand full-page fills: PDFium asks whether to pause every hundred or so."""
+    return samples.one_page_pdf(
+        b"".join(b"0.%d g 0 0 298 420 re f\n" % (i % 10) for i in range(5000))
+    )
+
+
+def test_listing_a_crowded_pdf_page_respects_the_time_budget() -> None:
     from thumbnailer.render import _decode, _pdf
     from thumbnailer.render._deadline import Deadline
 
-    # Five thousand full-page fills: PDFium asks whether to pause every hundred or so.
-    fills = b"".join(b"0.%d g 0 0 298 420 re f\n" % (i % 10) for i in range(5000))
-    slow = samples.one_page_pdf(fills)
-    source = _pdf.PdfSource(slow, _decode.PixelBudget(50_000_000), Deadline(0))
+    source = _pdf.PdfSource(_crowded_pdf(), _decode.PixelBudget(50_000_000), Deadline(0))
+    try:
+        with pytest.raises(RenderTimeout, match="reading the PDF page's images"):
+            source.decode((182, 256))
+    finally:
+        source.close()
+
+
+def test_a_slow_pdf_page_stops_rendering_when_the_time_budget_is_spent(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from thumbnailer.render import _decode, _pdf
+    from thumbnailer.render._deadline import Deadline
+
+    slow = _crowded_pdf()
+    deadline = Deadline(3600)
+    source = _pdf.PdfSource(slow, _decode.PixelBudget(50_000_000), deadline)
+    check_images = source._check_images
+
+    def budget_spent_as_rendering_starts() -> None:
+        check_images()
+        deadline.end = time.monotonic()
+
+    monkeypatch.setattr(source, "_check_images", budget_spent_as_rendering_starts)
     try:
         with pytest.raises(RenderTimeout, match="rendering the PDF page"):
             source.decode((182, 256))
