@@ -74,7 +74,6 @@ class AvifSource(PillowSource):
 
     def __init__(self, data: bytes, budget: PixelBudget) -> None:
         super().__init__(data, Kind.AVIF, budget)
-        self.data = data
 
     def decode(self, target: tuple[int, int] | None) -> Image.Image:
         width, height = self.size

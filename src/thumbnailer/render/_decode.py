@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import warnings
+from collections.abc import Callable
 from io import BytesIO
 from typing import Protocol
 
@@ -27,7 +28,7 @@ from thumbnailer.errors import TooLarge
 from thumbnailer.render._deadline import Deadline
 from thumbnailer.render._sniff import Kind
 
-__all__ = ["PixelBudget", "Source", "open_source", "read_orientation"]
+__all__ = ["PixelBudget", "Source", "open_source", "orientation_from_exif", "read_orientation"]
 
 _PIL_FORMATS = {
     Kind.JPEG: "JPEG",
@@ -85,8 +86,23 @@ class Source(Protocol):
 
 def read_orientation(image: Image.Image) -> int:
     """EXIF (or XMP) orientation of ``image``; anything but 1..8 counts as 1."""
+    return _orientation(image.getexif)
+
+
+def orientation_from_exif(block: bytes) -> int:
+    """EXIF orientation 1..8 from a raw EXIF block; anything else (or a broken block) is 1."""
+
+    def parsed() -> Image.Exif:
+        exif = Image.Exif()
+        exif.load(block)
+        return exif
+
+    return _orientation(parsed)
+
+
+def _orientation(read_exif: Callable[[], Image.Exif]) -> int:
     try:
-        value = image.getexif().get(_ORIENTATION_TAG, 1)
+        value = read_exif().get(_ORIENTATION_TAG, 1)
     except Exception:  # a broken EXIF block must not fail the image: assume upright
         return 1
     return value if isinstance(value, int) and 1 <= value <= 8 else 1
@@ -104,8 +120,7 @@ class PillowSource:
 
     def __init__(self, data: bytes, kind: Kind, budget: PixelBudget) -> None:
         self.kind = kind
-        self._data = data
-        self._size_in_bytes = len(data)
+        self.data = data  # the image reads from it; kept for decoders that reread it
         self.image = _open_with_pillow(data, _PIL_FORMATS[kind])
         width, height = self.image.size
         budget.spend(width, height, f"the {kind} image")
@@ -140,7 +155,7 @@ class PillowSource:
                 self._skip_unused_scans(target)
             # The file in one call (up to 16 MiB): fed in 64 KiB pieces, libjpeg suspends and
             # restarts at each piece's end, about 3 % of the decode time.
-            block = min(self._size_in_bytes, _JPEG_BLOCK_LIMIT)
+            block = min(len(self.data), _JPEG_BLOCK_LIMIT)
             self.image.decodermaxblock = max(self.image.decodermaxblock, block)
         self.image.load()
         return self.image
@@ -151,14 +166,13 @@ class PillowSource:
             return
         from thumbnailer.render._jpeg import without_unused_scans
 
-        lighter = without_unused_scans(self._data)
+        lighter = without_unused_scans(self.data)
         if lighter is None:
             return
         image = _open_with_pillow(lighter, "JPEG")
         image.draft(None, target)
         if image.size == self.image.size and image.decoderconfig[:1] == (8,):
-            self.image = image
-            self._size_in_bytes = len(lighter)
+            self.image, self.data = image, lighter
 
     def close(self) -> None:
         # Nothing to release: the image reads from memory, and closing it would also free

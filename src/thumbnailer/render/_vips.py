@@ -14,7 +14,12 @@ import pyvips
 from PIL import Image
 
 from thumbnailer.errors import CorruptImage
-from thumbnailer.render._decode import PillowSource, PixelBudget, Source
+from thumbnailer.render._decode import (
+    PillowSource,
+    PixelBudget,
+    Source,
+    orientation_from_exif,
+)
 from thumbnailer.render._geometry import SHRINK_MARGIN
 from thumbnailer.render._sniff import Kind
 
@@ -25,19 +30,7 @@ pyvips.cache_set_max(0)
 
 _MODES = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
 _SIXTEEN_BIT = frozenset({"rgb16", "grey16"})
-_ORIENTATION_TAG = 0x0112
 _WEBP_MARGIN = 1.5  # decoded size over the largest thumbnail's, where libwebp shrinks
-
-
-def _orientation_from_exif(block: bytes) -> int:
-    """EXIF orientation 1..8 from a raw EXIF block; anything else (or a broken block) is 1."""
-    exif = Image.Exif()
-    try:
-        exif.load(block)
-    except Exception:  # a broken EXIF block must not fail the image: assume upright
-        return 1
-    value = exif.get(_ORIENTATION_TAG, 1)
-    return value if isinstance(value, int) and 1 <= value <= 8 else 1
 
 
 def _late_png_orientation(data: bytes) -> int:
@@ -50,7 +43,7 @@ def _late_png_orientation(data: bytes) -> int:
         length = int.from_bytes(data[position : position + 4], "big")
         kind = data[position + 4 : position + 8]
         if kind == b"eXIf":
-            return _orientation_from_exif(data[position + 8 : position + 8 + length])
+            return orientation_from_exif(data[position + 8 : position + 8 + length])
         if kind == b"IEND":
             break
         position += 12 + length
@@ -72,7 +65,6 @@ class PngSource(PillowSource):
 
     def __init__(self, data: bytes, budget: PixelBudget) -> None:
         super().__init__(data, Kind.PNG, budget)
-        self.data = data
         self._late_orientation = 1
 
     def orientation(self) -> int:
@@ -121,7 +113,7 @@ class WebpSource:
         budget.spend(header.width, header.height, f"the {Kind.WEBP} image")
         self._icc = _blob(header, "icc-profile-data")
         exif = _blob(header, "exif-data")
-        self._orientation = _orientation_from_exif(exif) if exif else 1
+        self._orientation = orientation_from_exif(exif) if exif else 1
 
     @property
     def size(self) -> tuple[int, int]:
