@@ -7,6 +7,7 @@ from PIL import Image
 
 from thumbnailer.errors import CorruptImage
 from thumbnailer.render._decode import PixelBudget
+from thumbnailer.render._isobmff import picture_cut_short
 from thumbnailer.render._pixels import reduce_buffer
 
 __all__ = ["HeifSource"]
@@ -21,6 +22,8 @@ class HeifSource:
         if len(self.file) == 0:
             raise CorruptImage("the HEIF file holds no image")
         self.primary = self.file[self.file.primary_index]
+        if picture_cut_short(data):
+            raise CorruptImage("the HEIF file is truncated (its image data ends early)")
         width, height = self.primary.size
         budget.spend(width, height, "the HEIF image")
 

@@ -1,10 +1,11 @@
-"""Just enough of the HEIF item boxes (ISO/IEC 23008-12) to find an AVIF's alpha item.
+"""Just enough of the HEIF item boxes (ISO/IEC 23008-12) to place a picture's coded data.
 
 Only the small ``meta`` box is read: which item is the picture (``pitm``), each item's type
-(``iinf``), which item is its alpha plane (an ``auxl`` reference from an item whose ``auxC``
-property names the alpha auxiliary type) and whether the colour is premultiplied by it (a
-``prem`` reference). Pixel data is never touched. Anything malformed raises
-:class:`LayoutError`; the caller then leaves the file to a full decoder.
+(``iinf``), its properties in order (``iprp``), its references (``iref``: the tiles of a
+grid, the alpha plane as an ``auxl`` reference from an item whose ``auxC`` property names the
+alpha auxiliary type, a ``prem`` reference when colour is premultiplied by it) and where each
+item's bytes are (``iloc``, ``idat``). Pixel data is only sliced out, never decoded. Anything
+malformed raises :class:`LayoutError`; the caller then leaves the file to a full decoder.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-__all__ = ["AvifItems", "LayoutError", "read_items"]
+__all__ = ["Grid", "Items", "LayoutError", "picture_cut_short", "read_grid", "read_items"]
 
 # The alpha auxiliary type of AVIF, and the one HEIF files (and older libavif) use.
 _ALPHA_TYPES = frozenset(
@@ -26,14 +27,71 @@ class LayoutError(ValueError):
 
 
 @dataclass(frozen=True)
-class AvifItems:
-    """What the ``meta`` box says about the picture and its alpha plane."""
+class Items:
+    """What the ``meta`` box says about the picture, its tiles and its alpha plane."""
 
     primary: int  # item id of the picture shown
-    types: dict[int, bytes]  # item id -> item type (b"av01", b"grid", b"Exif", ...)
+    types: dict[int, bytes]  # item id -> item type (b"av01", b"hvc1", b"grid", b"Exif", ...)
     alpha: int | None  # item id of the primary item's alpha plane, if it has one
     premultiplied: bool  # a ``prem`` reference: colour is premultiplied by alpha
     tracks: bool  # a ``moov`` box: the file also holds an image sequence
+    # item id -> its properties in association order, as (box type, payload)
+    properties: dict[int, list[tuple[bytes, bytes]]]
+    references: list[tuple[bytes, int, list[int]]]  # (type, from item, [to items])
+    # item id -> (byte ranges of its data, in order; whether they are offsets into ``idat``)
+    locations: dict[int, tuple[list[tuple[int, int]], bool]]
+    idat: tuple[int, int] | None  # payload range of the ``idat`` box, if there is one
+
+    def property(self, item: int, kind: bytes) -> bytes | None:
+        """The payload of ``item``'s first property of type ``kind``, if it has one."""
+        return next(
+            (payload for name, payload in self.properties.get(item, []) if name == kind), None
+        )
+
+    def targets(self, item: int, kind: bytes) -> list[int]:
+        """The items ``item`` references with ``kind`` (``dimg``: a grid's tiles, in order)."""
+        return next(
+            (to for name, source, to in self.references if name == kind and source == item), []
+        )
+
+    def data(self, file: bytes, item: int) -> bytes:
+        """The bytes of ``item`` (its extents joined), sliced from ``file``."""
+        if item not in self.locations:
+            raise LayoutError(f"item {item} has no location")
+        extents, in_idat = self.locations[item]
+        base, end = 0, len(file)
+        if in_idat:
+            if self.idat is None:
+                raise LayoutError(f"item {item} lies in an idat box the file does not have")
+            base, end = self.idat
+        parts = []
+        for offset, length in extents:
+            start = base + offset
+            if start + length > end:
+                raise LayoutError(f"item {item}'s data lies beyond its container")
+            parts.append(file[start : start + length])
+        return b"".join(parts)
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A ``grid`` item: the picture is ``rows`` x ``columns`` tiles, cropped to its size."""
+
+    rows: int
+    columns: int
+    width: int
+    height: int
+
+
+def read_grid(payload: bytes) -> Grid:
+    """The layout in a ``grid`` item's data; :class:`LayoutError` if it is not one."""
+    if len(payload) < 8 or payload[0] != 0:
+        raise LayoutError("the grid item's data is not a version 0 image grid")
+    wide = payload[1] & 1
+    if len(payload) != (12 if wide else 8):
+        raise LayoutError("the grid item's data has the wrong length")
+    width, height = struct.unpack_from(">II" if wide else ">HH", payload, 4)
+    return Grid(rows=payload[2] + 1, columns=payload[3] + 1, width=width, height=height)
 
 
 def _boxes(data: memoryview, start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
@@ -83,15 +141,22 @@ class _Reader:
         return text.decode("utf-8", "replace")
 
 
-def read_items(data: bytes) -> AvifItems:
-    """The picture's items from the file's ``meta`` box; :class:`LayoutError` if unusable."""
+def read_items(data: bytes, cut_ok: bool = False) -> Items:
+    """The picture's items from the file's ``meta`` box; :class:`LayoutError` if unusable.
+
+    ``cut_ok``: a file cut short after its ``meta`` box is read too (to tell that it is).
+    """
     view = memoryview(data)
     meta: tuple[int, int] | None = None
     tracks = False
-    for kind, start, end in _boxes(view, 0, len(view)):
-        if kind == b"meta":
-            meta = (start, end)
-        tracks = tracks or kind == b"moov"
+    try:
+        for kind, start, end in _boxes(view, 0, len(view)):
+            if kind == b"meta":
+                meta = (start, end)
+            tracks = tracks or kind == b"moov"
+    except LayoutError:
+        if meta is None or not cut_ok:
+            raise
     if meta is None:
         raise LayoutError("no meta box")
     reader = _Reader(view, *meta)
@@ -101,6 +166,8 @@ def read_items(data: bytes) -> AvifItems:
     references: list[tuple[bytes, int, list[int]]] = []
     properties: list[tuple[bytes, int, int]] = []
     associations: dict[int, list[int]] = {}
+    locations: dict[int, tuple[list[tuple[int, int]], bool]] = {}
+    idat: tuple[int, int] | None = None
     for kind, start, end in _boxes(view, reader.pos, meta[1]):
         if kind == b"pitm":
             box = _Reader(view, start, end)
@@ -112,19 +179,28 @@ def read_items(data: bytes) -> AvifItems:
             references = _references(view, start, end)
         elif kind == b"iprp":
             properties, associations = _properties(view, start, end)
+        elif kind == b"iloc":
+            locations = _locations(view, start, end)
+        elif kind == b"idat":
+            idat = (start, end)
     if primary is None:
         raise LayoutError("no primary item")
+    item_properties: dict[int, list[tuple[bytes, bytes]]] = {}
+    for item, indexes in associations.items():
+        if not all(1 <= index <= len(properties) for index in indexes):
+            raise LayoutError(f"item {item} names a property that is missing")
+        item_properties[item] = [
+            (properties[i - 1][0], bytes(view[properties[i - 1][1] : properties[i - 1][2]]))
+            for i in indexes
+        ]
 
     def aux_type(item: int) -> str | None:
-        for index in associations.get(item, []):
-            if not 1 <= index <= len(properties):
-                raise LayoutError(f"item {item} names property {index}, which is missing")
-            kind, start, end = properties[index - 1]
-            if kind == b"auxC":
-                box = _Reader(view, start, end)
-                box.version_flags()
-                return box.cstring()
-        return None
+        payload = next((p for kind, p in item_properties.get(item, []) if kind == b"auxC"), None)
+        if payload is None:
+            return None
+        box = _Reader(memoryview(payload), 0, len(payload))
+        box.version_flags()
+        return box.cstring()
 
     alphas = [
         source
@@ -133,13 +209,36 @@ def read_items(data: bytes) -> AvifItems:
     ]
     if len(alphas) > 1:
         raise LayoutError(f"item {primary} has {len(alphas)} alpha planes")
-    return AvifItems(
+    return Items(
         primary=primary,
         types=types,
         alpha=alphas[0] if alphas else None,
         premultiplied=any(kind == b"prem" for kind, _, _ in references),
         tracks=tracks,
+        properties=item_properties,
+        references=references,
+        locations=locations,
+        idat=idat,
     )
+
+
+def picture_cut_short(data: bytes) -> bool:
+    """Whether the primary picture's coded data (a grid's: its tiles') runs past the file's end.
+
+    libheif decodes a grid whose last tiles are missing with those tiles blank; the file is
+    cut short all the same. ``False`` when the boxes cannot be read at all: that is for the
+    decoder to report.
+    """
+    try:
+        items = read_items(data, cut_ok=True)
+    except LayoutError:
+        return False
+    for item in [items.primary, *items.targets(items.primary, b"dimg")]:
+        try:
+            items.data(data, item)
+        except LayoutError:
+            return True
+    return False
 
 
 def _item_types(view: memoryview, start: int, end: int) -> dict[int, bytes]:
@@ -193,3 +292,34 @@ def _properties(
                 mask = 0x7FFF if wide else 0x7F  # the top bit says "essential"
                 associations.setdefault(item, []).extend(i & mask for i in indexes)
     return properties, associations
+
+
+def _locations(
+    view: memoryview, start: int, end: int
+) -> dict[int, tuple[list[tuple[int, int]], bool]]:
+    """Each item's extents from the ``iloc`` box, as absolute (offset, length) pairs."""
+    reader = _Reader(view, start, end)
+    version, _ = reader.version_flags()
+    if version > 2:
+        raise LayoutError(f"iloc version {version} is not known")
+    sizes = reader.uint(1)
+    more = reader.uint(1)
+    offset_size, length_size, base_size = sizes >> 4, sizes & 15, more >> 4
+    index_size = more & 15 if version > 0 else 0
+    locations: dict[int, tuple[list[tuple[int, int]], bool]] = {}
+    for _ in range(reader.uint(2 if version < 2 else 4)):
+        item = reader.uint(2 if version < 2 else 4)
+        method = reader.uint(2) & 15 if version > 0 else 0
+        if reader.uint(2) != 0 or method > 1:
+            # Data in another file, or built from other items: not something read here.
+            raise LayoutError(f"item {item}'s data is not stored in this file")
+        base = reader.uint(base_size)
+        extents = []
+        for _ in range(reader.uint(2)):
+            reader.uint(index_size)
+            offset, length = base + reader.uint(offset_size), reader.uint(length_size)
+            if length == 0:  # "the rest of the file": never written for image items
+                raise LayoutError(f"item {item} has an extent of unstated length")
+            extents.append((offset, length))
+        locations[item] = (extents, method == 1)
+    return locations
