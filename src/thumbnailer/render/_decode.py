@@ -222,7 +222,9 @@ def open_source(
     if kind is Kind.HEIF:
         from thumbnailer.render._heif import HeifSource
 
-        return HeifSource(data, budget)
+        if USE_AV is None:
+            USE_AV = _installed("av")
+        return HeifSource(data, budget, deadline, tiles=USE_AV)
     if kind is Kind.PDF:
         from thumbnailer.render._pdf import PdfSource
 

@@ -43,16 +43,22 @@ _STORE = {
 }
 
 
-def with_orientation(
-    upright: Image.Image, orientation: int, fmt: str = "JPEG", quality: int = 95
-) -> bytes:
-    """``upright`` stored so that it shows upright under EXIF ``orientation`` (1..8)."""
+def with_orientation_steps(upright: Image.Image, orientation: int) -> tuple[Image.Image, bytes]:
+    """``upright`` as stored for EXIF ``orientation`` (1..8), and EXIF bytes that say so."""
     stored = upright
     for step in _STORE[orientation]:
         stored = stored.transpose(step)
     exif = Image.Exif()
-    exif[0x0112] = orientation  # for AVIF, Pillow's encoder writes it as irot/imir
-    return encode(stored, fmt, exif=exif.tobytes(), quality=quality)
+    exif[0x0112] = orientation  # AVIF and HEIF encoders write it as irot/imir
+    return stored, exif.tobytes()
+
+
+def with_orientation(
+    upright: Image.Image, orientation: int, fmt: str = "JPEG", quality: int = 95
+) -> bytes:
+    """``upright`` stored so that it shows upright under EXIF ``orientation`` (1..8)."""
+    stored, exif = with_orientation_steps(upright, orientation)
+    return encode(stored, fmt, exif=exif, quality=quality)
 
 
 def open_thumbnail(thumbnail: Thumbnail) -> Image.Image:

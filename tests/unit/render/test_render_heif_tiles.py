@@ -1,0 +1,198 @@
+"""HEIC grids decoded a tile at a time (PyAV), checked against libheif's whole-picture decode."""
+
+from __future__ import annotations
+
+import time
+from io import BytesIO
+from typing import Any
+
+import pillow_heif
+import pytest
+from imaging_helpers import close, marked, open_thumbnail, rgb_at, with_orientation_steps
+from PIL import Image, ImageChops, ImageDraw, ImageStat
+
+from thumbnailer import CorruptImage, RenderTimeout, render
+from thumbnailer.render import _decode, _heif_tiles
+from thumbnailer.render._isobmff import LayoutError, read_grid, read_items
+from thumbnailer.render.spec import Limits, OutputFormat, ThumbnailSpec
+
+PNG = ThumbnailSpec(format=OutputFormat.PNG)
+
+
+def _picture(width: int, height: int) -> Image.Image:
+    """Smooth ramps, a hard-edged disc and fine lines: colour, edges and detail to compare."""
+    ramp = Image.linear_gradient("L").resize((width, height))
+    image = Image.merge(
+        "RGB",
+        (
+            ramp,
+            ramp.transpose(Image.Transpose.ROTATE_90).resize(ramp.size),
+            ramp.point(lambda v: 255 - v),
+        ),
+    )
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((width // 4, height // 4, width * 3 // 4, height * 3 // 4), fill=(230, 40, 40))
+    for x in range(0, width, 9):
+        draw.line((x, 0, x, height // 8), fill=(250, 250, 250))
+    return image
+
+
+def _heic(image: Image.Image, tile: int = 256, bits: int = 8, **options: Any) -> bytes:
+    """``image`` as a HEIC grid of ``tile`` px tiles (0: one picture), ``bits`` per sample."""
+    if bits == 8:
+        heif = pillow_heif.from_pillow(image)
+    else:  # 16-bit samples in, stored at 10 bits
+        raw = image.tobytes()
+        wide = bytearray(2 * len(raw))
+        wide[0::2] = raw
+        wide[1::2] = raw
+        heif = pillow_heif.from_bytes(mode="RGB;16", size=image.size, data=bytes(wide))
+    buffer = BytesIO()
+    heif.save(buffer, quality=92, tile_size=tile, **options)
+    return buffer.getvalue()
+
+
+def _with_libheif(data: bytes, spec: ThumbnailSpec, monkeypatch: pytest.MonkeyPatch) -> Image.Image:
+    """The thumbnail libheif's whole-picture decode gives (the path without PyAV)."""
+    with monkeypatch.context() as patch:
+        patch.setattr(_decode, "USE_AV", False)
+        return open_thumbnail(render(data, spec)[0])
+
+
+@pytest.fixture
+def tile_decodes(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
+    """Sizes of the pictures the tile path returned (it returns ``None`` when it declines)."""
+    monkeypatch.setattr(_decode, "USE_AV", None)  # decided afresh: PyAV is installed here
+    decoded: list[tuple[int, int]] = []
+    real = _heif_tiles.TileGrid.decode
+
+    def spy(self: _heif_tiles.TileGrid, *args: Any) -> Image.Image | None:
+        image = real(self, *args)
+        if image is not None:
+            decoded.append(image.size)
+        return image
+
+    monkeypatch.setattr(_heif_tiles.TileGrid, "decode", spy)
+    return decoded
+
+
+@pytest.mark.parametrize(
+    ("bits", "options"),
+    [(8, {}), (10, {}), (8, {"chroma": 444}), (8, {"chroma": 422})],
+    ids=["8-bit 4:2:0", "10-bit 4:2:0", "8-bit 4:4:4", "8-bit 4:2:2"],
+)
+def test_grid_matches_libheif(
+    bits: int,
+    options: dict[str, Any],
+    tile_decodes: list[tuple[int, int]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # 1100x700 in 256 px tiles: the last column and row of tiles are cropped.
+    data = _heic(_picture(1100, 700), bits=bits, **options)
+    expected = _with_libheif(data, PNG, monkeypatch)
+    actual = open_thumbnail(render(data, PNG)[0])
+    assert tile_decodes, "the grid was not decoded tile by tile"
+    assert actual.size == expected.size == (128, 81)
+    difference = ImageChops.difference(actual, expected)
+    assert max(ImageStat.Stat(difference).mean) < 1.5
+    # The two convert 4:2:0 chroma alike but not identically: edges differ a little.
+    assert max(high for _, high in ImageStat.Stat(difference).extrema) < 40
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_grid_rotation_and_mirroring_match_libheif(
+    orientation: int, tile_decodes: list[tuple[int, int]]
+) -> None:
+    upright = marked(600, 400, (220, 20, 20), (20, 20, 220))
+    stored, exif = with_orientation_steps(upright, orientation)
+    # pillow-heif turns the EXIF orientation into the grid's irot/imir properties.
+    data = _heic(stored, exif=exif)
+    image = open_thumbnail(render(data)[0])
+    assert tile_decodes
+    assert image.size == (128, 85)
+    assert close(rgb_at(image, (10, 10)), (220, 20, 20), 40)
+    assert close(rgb_at(image, (118, 75)), (20, 20, 220), 40)
+    assert close(rgb_at(image, (118, 10)), (128, 128, 128), 40)
+
+
+def test_a_picture_that_is_no_grid_stays_with_libheif(tile_decodes: list[tuple[int, int]]) -> None:
+    data = _heic(_picture(600, 400), tile=0)
+    assert open_thumbnail(render(data)[0]).size == (128, 85)
+    assert tile_decodes == []
+
+
+def test_a_grid_with_alpha_stays_with_libheif(tile_decodes: list[tuple[int, int]]) -> None:
+    image = _picture(600, 400).convert("RGBA")
+    image.putalpha(Image.linear_gradient("L").resize(image.size))
+    thumbnail = open_thumbnail(render(_heic(image), PNG)[0])
+    assert thumbnail.mode == "RGBA"
+    assert tile_decodes == []
+
+
+def test_a_grid_whose_tile_ffmpeg_rejects_goes_to_libheif(
+    tile_decodes: list[tuple[int, int]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import av
+
+    def reject(*args: Any) -> None:
+        raise av.InvalidDataError(1094995529, "Invalid data found when processing input")
+
+    monkeypatch.setattr(_heif_tiles.TileGrid, "_rgb", reject)
+    image = open_thumbnail(render(_heic(marked(600, 400, (220, 20, 20), (20, 20, 220))))[0])
+    assert tile_decodes == []
+    assert close(rgb_at(image, (10, 10)), (220, 20, 20), 40)
+
+
+@pytest.mark.parametrize("use_av", [None, False], ids=["tiles", "libheif"])
+def test_a_cut_grid_is_a_classified_error(
+    use_av: bool | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # libheif itself would show the missing tiles as blank (green) squares.
+    monkeypatch.setattr(_decode, "USE_AV", use_av)
+    data = _heic(_picture(600, 400))
+    with pytest.raises(CorruptImage, match="truncated"):
+        render(data[: len(data) * 2 // 3])
+
+
+def test_the_time_budget_stops_a_grid_between_tiles(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_decode, "USE_AV", None)
+    real = _heif_tiles.TileGrid._rgb
+    converted: list[int] = []
+
+    def slow(self: _heif_tiles.TileGrid, *args: Any) -> Image.Image:
+        converted.append(1)
+        time.sleep(0.05)
+        return real(self, *args)
+
+    monkeypatch.setattr(_heif_tiles.TileGrid, "_rgb", slow)
+    data = _heic(_picture(1024, 1024), tile=128)  # 64 tiles
+    spec = ThumbnailSpec(limits=Limits(time_budget_seconds=0.5))
+    started = time.monotonic()
+    with pytest.raises(RenderTimeout, match="HEIC tiles"):
+        render(data, spec)
+    assert time.monotonic() - started < 2.0
+    assert 0 < len(converted) < 64
+
+
+def test_grid_layout_is_read_from_the_file() -> None:
+    data = _heic(_picture(1100, 700))
+    items = read_items(data)
+    assert items.types[items.primary] == b"grid"
+    grid = read_grid(items.data(data, items.primary))
+    assert (grid.rows, grid.columns, grid.width, grid.height) == (3, 5, 1100, 700)
+    assert len(items.targets(items.primary, b"dimg")) == 15
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"",
+        b"\x01\x00\x00\x00\x00\x10\x00\x10",
+        b"\x00\x00\x00\x00\x00\x10\x00",
+        b"\x00\x01" + b"\0" * 8,
+    ],
+    ids=["empty", "version 1", "short", "32-bit fields cut"],
+)
+def test_a_damaged_grid_layout_is_refused(payload: bytes) -> None:
+    with pytest.raises(LayoutError):
+        read_grid(payload)
