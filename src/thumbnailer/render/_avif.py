@@ -21,17 +21,16 @@ alpha twin, and any file whose items FFmpeg and the ``meta`` box disagree about.
 
 from __future__ import annotations
 
-import os
 from io import BytesIO
 from typing import Any
 
 import av
 from av.video.frame import VideoFrame
-from av.video.plane import VideoPlane
 from av.video.reformatter import Interpolation, VideoReformatter
 from av.video.stream import VideoStream
 from PIL import Image
 
+from thumbnailer.render._avframes import decoder_threads, rows_of
 from thumbnailer.render._decode import PillowSource, PixelBudget
 from thumbnailer.render._isobmff import read_items
 from thumbnailer.render._pixels import reduce_buffer
@@ -60,13 +59,6 @@ _WITH_ALPHA = {
 _JOIN_FLAGS = Interpolation.BILINEAR | Interpolation.FULL_CHR_H_INT
 # Full-width rows converted to RGBA at a time (rounded to whole boxes): about 4 MiB of RGBA.
 _STRIP_PIXELS = 1 << 20
-
-
-def _threads() -> int:
-    # The same thread count Pillow gives libavif, so both paths use the machine alike.
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 class AvifSource(PillowSource):
@@ -186,11 +178,8 @@ class AvifSource(PillowSource):
         result = Image.new("RGBA", (-(-width // factor), -(-height // factor)))
         sources = [*colour.planes, alpha.planes[0]]
         for top in range(0, height, rows):
-            strip = VideoFrame(width, min(rows, height - top), joined)
+            strip = rows_of(sources, (width, height), top, min(rows, height - top), joined)
             strip.colorspace = colour.colorspace  # the matrix swscale converts with
-            for source, plane in zip(sources, strip.planes, strict=True):
-                first = top if source.height == height else top // 2  # 4:2:0 chroma
-                _copy_rows(source, first, plane)
             rgba = scaler.reformat(
                 strip,
                 format="rgba",
@@ -208,18 +197,5 @@ class AvifSource(PillowSource):
 
 
 def _configure(stream: VideoStream) -> None:
-    stream.codec_context.thread_count = _threads()
+    stream.codec_context.thread_count = decoder_threads()
     stream.codec_context.options = dict(_CODEC_OPTIONS)
-
-
-def _copy_rows(source: VideoPlane, first: int, plane: VideoPlane) -> None:
-    """Fill ``plane`` with the rows of ``source`` from row ``first`` on."""
-    src, dst = memoryview(source), memoryview(plane)
-    src_step, dst_step = source.line_size, plane.line_size
-    if src_step == dst_step:
-        dst[:] = src[first * src_step : (first + plane.height) * src_step]
-        return
-    length = min(src_step, dst_step)
-    for row in range(plane.height):
-        start = (first + row) * src_step
-        dst[row * dst_step : row * dst_step + length] = src[start : start + length]

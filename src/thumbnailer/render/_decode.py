@@ -224,7 +224,7 @@ def open_source(
 
         if USE_AV is None:
             USE_AV = _installed("av")
-        return HeifSource(data, budget, deadline, tiles=USE_AV)
+        return HeifSource(data, budget, deadline, use_av=USE_AV)
     if kind is Kind.PDF:
         from thumbnailer.render._pdf import PdfSource
 

@@ -1,7 +1,8 @@
 """HEIC/HEIF through pillow-heif (imported only when a HEIF input arrives).
 
-Large grids without a usable preview are decoded tile by tile through PyAV when it is
-installed (``_heif_tiles``): libheif's whole-picture decode costs 5 to 9 bytes per pixel.
+Without a usable preview, the primary picture is decoded through PyAV when it is installed
+(``_heif_tiles``: a tile or a strip at a time); libheif's whole-picture decode costs 5 to 9
+bytes per pixel.
 """
 
 from __future__ import annotations
@@ -26,12 +27,12 @@ class HeifSource:
         data: bytes,
         budget: PixelBudget,
         deadline: Deadline | None = None,
-        tiles: bool = False,
+        use_av: bool = False,
     ) -> None:
-        """``tiles``: large grids may be decoded a tile at a time (PyAV is installed)."""
+        """``use_av``: PyAV is installed, so the primary picture may be decoded through it."""
         self.data = data
         self.deadline = deadline
-        self.tiles = tiles
+        self.use_av = use_av
         # Opening parses the container only; no image is decoded yet.
         self.file = pillow_heif.open_heif(data, convert_hdr_to_8bit=True)
         if len(self.file) == 0:
@@ -66,20 +67,21 @@ class HeifSource:
         return None
 
     def _primary(self, target: tuple[int, int] | None) -> Image.Image:
-        """The primary image, box-reduced strip by strip when far above ``target``.
+        """The primary image, box-reduced when far above ``target``.
 
-        libheif hands over one decoded buffer; turning it into a Pillow image in one go would
+        Through PyAV when it can (see ``_heif_tiles``). Otherwise libheif hands over one
+        decoded buffer; turning it into a Pillow image in one go would
         hold a second full-size copy, so large reductions read it a strip of rows at a time.
         """
         width, height = self.size
         factor = 1 if target is None else min(width // target[0], height // target[1])
         mode = str(self.primary.mode)
-        if self.tiles and target is not None and mode == "RGB":
-            from thumbnailer.render._heif_tiles import find_grid
+        if self.use_av and target is not None and mode == "RGB":
+            from thumbnailer.render._heif_tiles import find_tiles
 
-            grid = find_grid(self.data)
-            if grid is not None and grid.size == (width, height):
-                tiled = grid.decode(target, self.deadline)
+            tiles = find_tiles(self.data)
+            if tiles is not None and tiles.size == (width, height):
+                tiled = tiles.decode(target, self.deadline)
                 if tiled is not None:
                     return tiled
         if factor < 2 or mode not in ("RGB", "RGBA", "L"):

@@ -1,23 +1,26 @@
-"""Large HEIC grids decoded a tile at a time by FFmpeg's HEVC decoder (PyAV), when installed.
+"""HEIC pictures decoded by FFmpeg's HEVC decoder (PyAV) a tile or a strip at a time.
 
 Photos over 35 MP (HEVC's largest picture) and every phone photo are stored as a grid of
 small HEVC pictures, typically 512x512. libheif decodes the whole grid into one YCbCr picture
 and converts it to RGB in one piece: at 50 MP that is 240 MiB for 8-bit 4:2:0, about 390 MiB
 for 10-bit and 470 MiB for 4:4:4. Here each tile is decoded on its own, converted to RGB, and
 each row of tiles is box-shrunk into the result before the next is decoded: only one row of
-tiles is ever held at full size, whatever the picture's size or bit depth.
+tiles is ever held at full size, whatever the picture's size or bit depth. A single picture
+(up to 35 MP) is decoded whole, as YCbCr, and converted to RGB a strip of rows at a time.
 
 The colour conversion follows the picture's ``colr`` (nclx) box as libheif does: its matrix
 and range, or, without one, what the HEVC stream itself says. Anything this module does not
-decode exactly as libheif would (alpha, a clean-aperture crop, tiles with differing codec
-settings, unusual matrices, items it cannot place) is left to libheif, which remains the
-authority on what a valid HEIF file is.
+decode exactly as libheif would (alpha, a clean aperture other than the padding cut off the
+right and bottom edges, tiles with differing codec settings, unusual matrices, items it
+cannot place, a tile FFmpeg rejects) is left to libheif, which remains the authority on what
+a valid HEIF file is.
 """
 
 from __future__ import annotations
 
-import os
+import struct
 from collections.abc import Iterator
+from fractions import Fraction
 from typing import Any
 
 import av
@@ -26,18 +29,21 @@ from av.video.frame import VideoFrame
 from av.video.reformatter import Interpolation, VideoReformatter
 from PIL import Image
 
+from thumbnailer.render._avframes import decoder_threads, rows_of
 from thumbnailer.render._deadline import Deadline
-from thumbnailer.render._isobmff import Items, LayoutError, read_grid, read_items
+from thumbnailer.render._isobmff import Grid, Items, LayoutError, read_grid, read_items
 
-__all__ = ["TileGrid", "find_grid"]
+__all__ = ["TileGrid", "find_tiles"]
 
 # Properties a tile or the grid may carry that change nothing about decoding its pixels, or
-# that are applied here (irot, imir: on the small result).
-_PLAIN = frozenset({b"ispe", b"pixi", b"colr", b"hvcC", b"irot", b"imir"})
+# that are applied here (irot, imir: on the small result; clap: when it only cuts the padding
+# off the right and bottom edges, as encoders write it for sizes that are not whole blocks).
+_PLAIN = frozenset({b"ispe", b"pixi", b"colr", b"hvcC", b"irot", b"imir", b"clap"})
 # HEVC matrix_coefficients → the swscale colour space with the same matrix. Identity (RGB
 # stored as is), YCgCo, constant luminance and the rest are left to libheif.
 _MATRICES = {1: 1, 4: 4, 5: 5, 6: 5, 7: 7, 9: 9}
 _UNSPECIFIED = 2
+_STRIP_PIXELS = 1 << 20  # a single picture is converted about a megapixel of rows at a time
 _FULL_RANGE, _LIMITED_RANGE = 2, 1  # AVCOL_RANGE_JPEG, AVCOL_RANGE_MPEG
 # Rounded, not truncated, and chroma interpolated over the full width: the means of the
 # thumbnail then match the encoded picture's (truncation darkens by about 1 level).
@@ -52,22 +58,21 @@ _ROTATE = {
 }
 
 
-def _threads() -> int:
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
-
-
 class TileGrid:
-    """A HEIC grid's tiles and what it takes to turn them into an upright RGB picture."""
+    """A HEIC picture's tiles (a single picture is one) and how they make an upright RGB one."""
 
     def __init__(self, data: bytes, items: Items, tiles: list[int], hvcc: bytes) -> None:
         self.data = data
         self.items = items
         self.tiles = tiles
         self.hvcc = hvcc
-        self.grid = read_grid(items.data(data, items.primary))
         self.tile_size = _ispe(items, tiles[0])
+        if tiles == [items.primary]:  # one picture: a grid of one tile
+            self.grid = Grid(rows=1, columns=1, width=self.tile_size[0], height=self.tile_size[1])
+        else:
+            self.grid = read_grid(items.data(data, items.primary))
+        width, height = _clean_aperture(items, items.primary, (self.grid.width, self.grid.height))
+        self.grid = Grid(self.grid.rows, self.grid.columns, width, height)
         self.transforms = _transforms(items, items.primary)
         self.nclx = _nclx(items, [items.primary, *tiles])
 
@@ -106,6 +111,12 @@ class TileGrid:
         for row_image in self._rows(deadline):
             if row_image is None:
                 return None
+            # Coded pictures are padded to whole coding blocks; the clean aperture cuts that.
+            rows_left = height - done - (0 if pending is None else pending.height)
+            if row_image.width != width or row_image.height > rows_left:
+                row_image = row_image.crop((0, 0, width, min(row_image.height, rows_left)))
+            if row_image.height == 0:
+                continue
             if pending is not None:
                 joined = Image.new("RGB", (width, pending.height + row_image.height))
                 joined.paste(pending)
@@ -131,21 +142,26 @@ class TileGrid:
         grid, (tile_width, tile_height) = self.grid, self.tile_size
         context = VideoCodecContext.create("hevc", "r")
         context.extradata = self.hvcc
-        context.thread_count = _threads()
-        context.thread_type = "FRAME"  # tiles are independent pictures: decode them side by side
+        context.thread_count = decoder_threads()
+        context.thread_type = "FRAME" if len(self.tiles) > 1 else "SLICE"
         scaler = VideoReformatter()
         row: Image.Image | None = None
         index = 0
         for frame in self._frames(context, deadline):
-            if (frame.width, frame.height) != (tile_width, tile_height):
+            conversion = self._conversion(frame)
+            if (frame.width, frame.height) != (tile_width, tile_height) or conversion is None:
                 yield None
                 return
-            top, column = divmod(index, grid.columns)
+            index += 1
+            if self.tiles == [self.items.primary]:
+                # One large picture: converted a strip at a time, never whole as RGB.
+                yield from self._strips(frame, scaler, conversion)
+                continue
+            top, column = divmod(index - 1, grid.columns)
             top *= tile_height
             if row is None:
                 row = Image.new("RGB", (grid.width, min(tile_height, grid.height - top)))
-            row.paste(self._rgb(frame, scaler), (column * tile_width, 0))
-            index += 1
+            row.paste(self._rgb(frame, scaler, conversion), (column * tile_width, 0))
             if column == grid.columns - 1:
                 yield row
                 row = None
@@ -158,20 +174,59 @@ class TileGrid:
         for tile in self.tiles:
             if deadline is not None:
                 deadline.check("decoding HEIC tiles")
-            yield from context.decode(_packet(self.items.data(self.data, tile)))
+            yield from context.decode(self._packet(tile))
         yield from context.decode(None)
 
-    def _rgb(self, frame: VideoFrame, scaler: VideoReformatter) -> Image.Image:
+    def _packet(self, item: int) -> av.Packet[Any]:
+        """``item``'s coded bytes copied straight from the file into an FFmpeg-owned packet.
+
+        A packet made from Python bytes is released through the GIL; a frame thread releasing
+        it while this thread frees the decoder (after an error, or when the time budget stops
+        a grid) would wait for the GIL forever.
+        """
+        extents = self.items.extents(len(self.data), item)
+        packet = av.Packet(sum(size for _, size in extents))
+        source, target, filled = memoryview(self.data), memoryview(packet), 0
+        for start, size in extents:
+            target[filled : filled + size] = source[start : start + size]
+            filled += size
+        return packet
+
+    def _conversion(self, frame: VideoFrame) -> tuple[int, int] | None:
+        """(swscale colour space, colour range) of ``frame``; ``None`` for a matrix not handled.
+
+        The ``colr`` box decides, as in libheif; without one, the HEVC stream's own values.
+        """
         matrix, full_range = self.nclx
         if matrix is None:
             matrix = frame.colorspace if frame.colorspace != _UNSPECIFIED else 6
         if full_range is None:
             full_range = frame.color_range != _LIMITED_RANGE
+        if matrix not in _MATRICES:
+            return None
+        return _MATRICES[matrix], _FULL_RANGE if full_range else _LIMITED_RANGE
+
+    def _strips(
+        self, frame: VideoFrame, scaler: VideoReformatter, conversion: tuple[int, int]
+    ) -> Iterator[Image.Image]:
+        """``frame`` as RGB, about a megapixel of rows at a time."""
+        rows = max(2, _STRIP_PIXELS // frame.width // 2 * 2)  # even: 4:2:0 chroma row pairs
+        planes, size = list(frame.planes), (frame.width, frame.height)
+        for top in range(0, frame.height, rows):
+            count = min(rows, frame.height - top)
+            strip = rows_of(planes, size, top, count, frame.format.name)
+            yield self._rgb(strip, scaler, conversion)
+
+    def _rgb(
+        self, frame: VideoFrame, scaler: VideoReformatter, conversion: tuple[int, int]
+    ) -> Image.Image:
+        """``frame`` (a tile or a strip) converted to 8-bit RGB."""
+        colorspace, colour_range = conversion
         rgb = scaler.reformat(
             frame,
             format="rgb24",
-            src_colorspace=_MATRICES[matrix],
-            src_color_range=_FULL_RANGE if full_range else _LIMITED_RANGE,
+            src_colorspace=colorspace,
+            src_color_range=colour_range,
             dst_color_range=_FULL_RANGE,
             interpolation=_CONVERT,
         )
@@ -179,14 +234,16 @@ class TileGrid:
         return image
 
 
-def find_grid(data: bytes) -> TileGrid | None:
-    """The primary image's tile grid, when it can be decoded here exactly as libheif would."""
+def find_tiles(data: bytes) -> TileGrid | None:
+    """The primary image as tiles, when it can be decoded here exactly as libheif would."""
     try:
         items = read_items(data)
         primary = items.primary
-        if items.types.get(primary) != b"grid" or items.alpha is not None or items.tracks:
+        if items.alpha is not None or items.tracks:
             return None
-        tiles = items.targets(primary, b"dimg")
+        tiles = [primary] if items.types.get(primary) == b"hvc1" else []
+        if items.types.get(primary) == b"grid":
+            tiles = items.targets(primary, b"dimg")
         if not tiles or any(items.types.get(tile) != b"hvc1" for tile in tiles):
             return None
         kinds = {kind for item in [primary, *tiles] for kind, _ in items.properties.get(item, [])}
@@ -212,23 +269,38 @@ def find_grid(data: bytes) -> TileGrid | None:
     return grid
 
 
-def _packet(payload: bytes) -> av.Packet[Any]:
-    """A packet whose buffer FFmpeg owns.
-
-    A packet made from Python bytes is released through the GIL; a frame thread releasing it
-    while this thread frees the decoder (after an error or the time budget stops a grid)
-    would wait for the GIL forever.
-    """
-    packet = av.Packet(len(payload))
-    memoryview(packet)[:] = payload
-    return packet
-
-
 def _ispe(items: Items, item: int) -> tuple[int, int]:
     payload = items.property(item, b"ispe")
     if payload is None or len(payload) != 12:
         raise LayoutError(f"item {item} has no usable size (ispe)")
     return int.from_bytes(payload[4:8], "big"), int.from_bytes(payload[8:12], "big")
+
+
+def _clean_aperture(items: Items, item: int, size: tuple[int, int]) -> tuple[int, int]:
+    """The size ``item``'s ``clap`` crops ``size`` to; :class:`LayoutError` unless at (0, 0).
+
+    A crop anywhere else, or one listed after a rotation (so in rotated coordinates), is left
+    to libheif.
+    """
+    kinds = [kind for kind, _ in items.properties.get(item, [])]
+    payload = items.property(item, b"clap")
+    if payload is None:
+        return size
+    if {b"irot", b"imir"} & set(kinds[: kinds.index(b"clap")]) or len(payload) != 32:
+        raise LayoutError("a clean aperture this module does not apply")
+    fields = struct.unpack(">IIIIiIiI", payload)
+    if 0 in fields[1::2]:
+        raise LayoutError("a clean aperture with a zero denominator")
+    width, height, across, down = (
+        Fraction(n, d) for n, d in zip(fields[::2], fields[1::2], strict=True)
+    )
+    # Its centre is the picture's centre moved by the offsets (ISO/IEC 14496-12, 12.1.4).
+    left = across + Fraction(size[0] - 1, 2) - (width - 1) / 2
+    top = down + Fraction(size[1] - 1, 2) - (height - 1) / 2
+    whole = width.denominator == height.denominator == 1
+    if left or top or not whole or not (0 < width <= size[0] and 0 < height <= size[1]):
+        raise LayoutError("a clean aperture that is not the top-left part of the picture")
+    return int(width), int(height)
 
 
 def _transforms(items: Items, item: int) -> list[Image.Transpose]:

@@ -54,23 +54,26 @@ class Items:
             (to for name, source, to in self.references if name == kind and source == item), []
         )
 
-    def data(self, file: bytes, item: int) -> bytes:
-        """The bytes of ``item`` (its extents joined), sliced from ``file``."""
+    def extents(self, file_size: int, item: int) -> list[tuple[int, int]]:
+        """Where ``item``'s bytes are in the file, as (offset, length) pairs in order."""
         if item not in self.locations:
             raise LayoutError(f"item {item} has no location")
         extents, in_idat = self.locations[item]
-        base, end = 0, len(file)
+        base, end = 0, file_size
         if in_idat:
             if self.idat is None:
                 raise LayoutError(f"item {item} lies in an idat box the file does not have")
             base, end = self.idat
-        parts = []
+        result = []
         for offset, length in extents:
-            start = base + offset
-            if start + length > end:
+            if base + offset + length > end:
                 raise LayoutError(f"item {item}'s data lies beyond its container")
-            parts.append(file[start : start + length])
-        return b"".join(parts)
+            result.append((base + offset, length))
+        return result
+
+    def data(self, file: bytes, item: int) -> bytes:
+        """The bytes of ``item`` (its extents joined), sliced from ``file``."""
+        return b"".join(file[start : start + size] for start, size in self.extents(len(file), item))
 
 
 @dataclass(frozen=True)
@@ -235,7 +238,7 @@ def picture_cut_short(data: bytes) -> bool:
         return False
     for item in [items.primary, *items.targets(items.primary, b"dimg")]:
         try:
-            items.data(data, item)
+            items.extents(len(data), item)
         except LayoutError:
             return True
     return False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 import time
 from io import BytesIO
 from typing import Any
@@ -13,7 +14,7 @@ from PIL import Image, ImageChops, ImageDraw, ImageStat
 
 from thumbnailer import CorruptImage, RenderTimeout, render
 from thumbnailer.render import _decode, _heif_tiles
-from thumbnailer.render._isobmff import LayoutError, read_grid, read_items
+from thumbnailer.render._isobmff import Items, LayoutError, read_grid, read_items
 from thumbnailer.render.spec import Limits, OutputFormat, ThumbnailSpec
 
 PNG = ThumbnailSpec(format=OutputFormat.PNG)
@@ -115,10 +116,28 @@ def test_grid_rotation_and_mirroring_match_libheif(
     assert close(rgb_at(image, (118, 10)), (128, 128, 128), 40)
 
 
-def test_a_picture_that_is_no_grid_stays_with_libheif(tile_decodes: list[tuple[int, int]]) -> None:
-    data = _heic(_picture(600, 400), tile=0)
-    assert open_thumbnail(render(data)[0]).size == (128, 85)
-    assert tile_decodes == []
+@pytest.mark.parametrize(
+    ("bits", "options"),
+    [(8, {}), (10, {}), (8, {"chroma": 444})],
+    ids=["8-bit 4:2:0", "10-bit 4:2:0", "8-bit 4:4:4"],
+)
+def test_a_single_picture_is_converted_in_strips_and_matches_libheif(
+    bits: int,
+    options: dict[str, Any],
+    tile_decodes: list[tuple[int, int]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # 1501 px wide: odd, so chroma rows and strips do not line up with anything.
+    monkeypatch.setattr(_heif_tiles, "_STRIP_PIXELS", 1501 * 40)  # 14 strips of 40 rows
+    data = _heic(_picture(1501, 545), tile=0, bits=bits, **options)
+    assert read_items(data).types[read_items(data).primary] == b"hvc1"
+    expected = _with_libheif(data, PNG, monkeypatch)
+    actual = open_thumbnail(render(data, PNG)[0])
+    assert tile_decodes
+    assert actual.size == expected.size == (128, 46)
+    difference = ImageChops.difference(actual, expected)
+    assert max(ImageStat.Stat(difference).mean) < 1.5
+    assert max(high for _, high in ImageStat.Stat(difference).extrema) < 40
 
 
 def test_a_grid_with_alpha_stays_with_libheif(tile_decodes: list[tuple[int, int]]) -> None:
@@ -196,3 +215,41 @@ def test_grid_layout_is_read_from_the_file() -> None:
 def test_a_damaged_grid_layout_is_refused(payload: bytes) -> None:
     with pytest.raises(LayoutError):
         read_grid(payload)
+
+
+def _clap(width: int, height: int, across: tuple[int, int], down: tuple[int, int]) -> bytes:
+    return struct.pack(">IIIIiIiI", width, 1, height, 1, *across, *down)
+
+
+@pytest.mark.parametrize(
+    ("properties", "expected"),
+    [
+        ([], (1502, 546)),
+        # What encoders write for 1501x545 coded as 1502x546: the top-left part.
+        ([(b"clap", _clap(1501, 545, (-1, 2), (-1, 2)))], (1501, 545)),
+        ([(b"clap", _clap(1500, 544, (0, 1), (0, 1)))], None),  # centred: cuts the left edge
+        ([(b"irot", b"\x01"), (b"clap", _clap(1501, 545, (-1, 2), (-1, 2)))], None),
+        ([(b"clap", _clap(1501, 545, (-1, 0), (-1, 2)))], None),
+        ([(b"clap", b"\0" * 31)], None),
+    ],
+    ids=["none", "top-left", "centred", "after a rotation", "zero denominator", "short"],
+)
+def test_only_a_clean_aperture_at_the_top_left_is_applied_here(
+    properties: list[tuple[bytes, bytes]], expected: tuple[int, int] | None
+) -> None:
+    items = Items(
+        primary=1,
+        types={1: b"hvc1"},
+        alpha=None,
+        premultiplied=False,
+        tracks=False,
+        properties={1: properties},
+        references=[],
+        locations={},
+        idat=None,
+    )
+    if expected is None:
+        with pytest.raises(LayoutError):
+            _heif_tiles._clean_aperture(items, 1, (1502, 546))
+    else:
+        assert _heif_tiles._clean_aperture(items, 1, (1502, 546)) == expected
