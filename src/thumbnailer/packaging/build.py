@@ -48,7 +48,8 @@ WITHOUT_EXTRA = {
     "pdf": "PDF inputs fail as `unsupported`",
     "video": (
         "video inputs fail as `unsupported`; AVIF decodes through Pillow, about 8 bytes per "
-        "pixel (440 MiB at 50 MP): raise memory_size or lower max_input_pixels"
+        "pixel (440 MiB at 50 MP), and HEIC without a preview through libheif's whole-picture "
+        "decode (up to 470 MiB at 50 MP): raise memory_size or lower max_input_pixels"
     ),
     "vips": (
         "PNG and WebP decode through Pillow, 1.2-1.6x the time and up to 775 MiB for a 50 MP "
