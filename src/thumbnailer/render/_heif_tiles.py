@@ -144,6 +144,10 @@ class TileGrid:
         context.extradata = self.hvcc
         context.thread_count = decoder_threads()
         context.thread_type = "FRAME" if len(self.tiles) > 1 else "SLICE"
+        # The pixel budget was charged for the sizes the boxes state; a stream claiming a
+        # larger picture is refused before FFmpeg allocates it (with room for the padding to
+        # whole coding blocks and row alignment), and libheif, with its own limits, decides.
+        context.options = {"max_pixels": str((tile_width + 128) * (tile_height + 128))}
         scaler = VideoReformatter()
         row: Image.Image | None = None
         index = 0

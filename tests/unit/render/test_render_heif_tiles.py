@@ -12,7 +12,7 @@ import pytest
 from imaging_helpers import close, marked, open_thumbnail, rgb_at, with_orientation_steps
 from PIL import Image, ImageChops, ImageDraw, ImageStat
 
-from thumbnailer import CorruptImage, RenderTimeout, render
+from thumbnailer import CorruptImage, RenderTimeout, ThumbnailerError, render
 from thumbnailer.render import _decode, _heif_tiles
 from thumbnailer.render._isobmff import Items, LayoutError, read_grid, read_items
 from thumbnailer.render.spec import Limits, OutputFormat, ThumbnailSpec
@@ -160,6 +160,48 @@ def test_a_grid_whose_tile_ffmpeg_rejects_goes_to_libheif(
     image = open_thumbnail(render(_heic(marked(600, 400, (220, 20, 20), (20, 20, 220))))[0])
     assert tile_decodes == []
     assert close(rgb_at(image, (10, 10)), (220, 20, 20), 40)
+
+
+def test_tiles_larger_than_their_boxes_say_are_not_decoded_here(
+    tile_decodes: list[tuple[int, int]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The tiles' ispe claims 64x64; the HEVC pictures are 512x512. FFmpeg must refuse to
+    # allocate them (the pixel budget was charged for what the boxes say), so no picture
+    # ever comes out of it.
+    pictures: list[int] = []
+    real = _heif_tiles.TileGrid._conversion
+
+    def spy(self: _heif_tiles.TileGrid, frame: Any) -> tuple[int, int] | None:
+        pictures.append(frame.width)
+        return real(self, frame)
+
+    monkeypatch.setattr(_heif_tiles.TileGrid, "_conversion", spy)
+    data = _heic(_picture(1100, 700))  # 5 x 3 tiles of 256 px
+    edits = [  # the tiles, the grid item's size and its layout: 64 px tiles, 300x150
+        (
+            b"ispe\0\0\0\0" + (256).to_bytes(4, "big") * 2,
+            b"ispe\0\0\0\0" + (64).to_bytes(4, "big") * 2,
+        ),
+        (
+            b"ispe\0\0\0\0" + struct.pack(">II", 1100, 700),
+            b"ispe\0\0\0\0" + struct.pack(">II", 300, 150),
+        ),
+        (
+            b"\0\0\x02\x04" + struct.pack(">HH", 1100, 700),
+            b"\0\0\x02\x04" + struct.pack(">HH", 300, 150),
+        ),
+    ]
+    for old, new in edits:
+        assert data.count(old) == 1
+        data = data.replace(old, new)
+    grid = _heif_tiles.find_tiles(data)
+    assert grid is not None and grid.size == (300, 150)  # the boxes agree with each other
+    try:
+        render(data)
+    except ThumbnailerError as error:
+        assert error.kind in ("corrupt", "too_large")
+    assert tile_decodes == []
+    assert pictures == []
 
 
 @pytest.mark.parametrize("use_av", [None, False], ids=["tiles", "libheif"])
