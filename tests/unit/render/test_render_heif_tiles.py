@@ -10,7 +10,7 @@ from typing import Any
 import pillow_heif
 import pytest
 from imaging_helpers import close, marked, open_thumbnail, rgb_at, with_orientation_steps
-from PIL import Image, ImageChops, ImageDraw, ImageStat
+from PIL import Image, ImageChops, ImageCms, ImageDraw, ImageStat
 
 from thumbnailer import CorruptImage, RenderTimeout, ThumbnailerError, render
 from thumbnailer.render import _decode, _heif_tiles
@@ -18,6 +18,7 @@ from thumbnailer.render._isobmff import Items, LayoutError, read_grid, read_item
 from thumbnailer.render.spec import Limits, OutputFormat, ThumbnailSpec
 
 PNG = ThumbnailSpec(format=OutputFormat.PNG)
+SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 
 
 def _picture(width: int, height: int) -> Image.Image:
@@ -79,8 +80,16 @@ def tile_decodes(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
 
 @pytest.mark.parametrize(
     ("bits", "options"),
-    [(8, {}), (10, {}), (8, {"chroma": 444}), (8, {"chroma": 422})],
-    ids=["8-bit 4:2:0", "10-bit 4:2:0", "8-bit 4:4:4", "8-bit 4:2:2"],
+    [
+        (8, {}),
+        (10, {}),
+        (8, {"chroma": 444}),
+        (8, {"chroma": 422}),
+        # With an ICC profile the colr box holds it instead of nclx (as phones write): the
+        # matrix and range then come from the HEVC stream, here BT.709 in limited range.
+        (8, {"icc_profile": SRGB, "matrix_coefficients": 1, "full_range_flag": 0}),
+    ],
+    ids=["8-bit 4:2:0", "10-bit 4:2:0", "8-bit 4:4:4", "8-bit 4:2:2", "ICC, BT.709 limited"],
 )
 def test_grid_matches_libheif(
     bits: int,
@@ -90,6 +99,7 @@ def test_grid_matches_libheif(
 ) -> None:
     # 1100x700 in 256 px tiles: the last column and row of tiles are cropped.
     data = _heic(_picture(1100, 700), bits=bits, **options)
+    assert (b"colrnclx" in data) is ("icc_profile" not in options)
     expected = _with_libheif(data, PNG, monkeypatch)
     actual = open_thumbnail(render(data, PNG)[0])
     assert tile_decodes, "the grid was not decoded tile by tile"
