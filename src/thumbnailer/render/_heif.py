@@ -33,6 +33,7 @@ class HeifSource:
         self.data = data
         self.deadline = deadline
         self.use_av = use_av
+        self.max_pixels = budget.limit
         # Opening parses the container only; no image is decoded yet.
         self.file = pillow_heif.open_heif(data, convert_hdr_to_8bit=True)
         if len(self.file) == 0:
@@ -79,7 +80,7 @@ class HeifSource:
         if self.use_av and target is not None and mode == "RGB":
             from thumbnailer.render._heif_tiles import find_tiles
 
-            tiles = find_tiles(self.data)
+            tiles = find_tiles(self.data, self.max_pixels)
             if tiles is not None and tiles.size == (width, height):
                 tiled = tiles.decode(target, self.deadline)
                 if tiled is not None:

@@ -39,6 +39,8 @@ __all__ = ["TileGrid", "find_tiles"]
 # that are applied here (irot, imir: on the small result; clap: when it only cuts the padding
 # off the right and bottom edges, as encoders write it for sizes that are not whole blocks).
 _PLAIN = frozenset({b"ispe", b"pixi", b"colr", b"hvcC", b"irot", b"imir", b"clap"})
+# A grid's tiles: transforms on a tile (rare, but libheif applies them) are not done here.
+_PLAIN_TILE = frozenset({b"ispe", b"pixi", b"colr", b"hvcC"})
 # HEVC matrix_coefficients → the swscale colour space with the same matrix. Identity (RGB
 # stored as is), YCgCo, constant luminance and the rest are left to libheif.
 _MATRICES = {1: 1, 4: 4, 5: 5, 6: 5, 7: 7, 9: 9}
@@ -238,8 +240,13 @@ class TileGrid:
         return image
 
 
-def find_tiles(data: bytes) -> TileGrid | None:
-    """The primary image as tiles, when it can be decoded here exactly as libheif would."""
+def find_tiles(data: bytes, max_pixels: int) -> TileGrid | None:
+    """The primary image as tiles, when it can be decoded here exactly as libheif would.
+
+    ``None`` too when the tiles hold more than ``max_pixels`` (the pixel budget was charged
+    for the picture, which tiles far larger than it could dwarf) or more bytes than the file
+    (extents that repeat it): libheif, with its own limits, then decides.
+    """
     try:
         items = read_items(data)
         primary = items.primary
@@ -250,10 +257,16 @@ def find_tiles(data: bytes) -> TileGrid | None:
             tiles = items.targets(primary, b"dimg")
         if not tiles or any(items.types.get(tile) != b"hvc1" for tile in tiles):
             return None
-        kinds = {kind for item in [primary, *tiles] for kind, _ in items.properties.get(item, [])}
+        kinds = {kind for kind, _ in items.properties.get(primary, [])}
+        tile_kinds = {kind for tile in tiles for kind, _ in items.properties.get(tile, [])}
         hvccs = {items.property(tile, b"hvcC") for tile in tiles}
         sizes = {_ispe(items, tile) for tile in tiles}
+        if tiles != [primary] and not tile_kinds <= _PLAIN_TILE:
+            return None
         if not kinds <= _PLAIN or len(hvccs) != 1 or len(sizes) != 1:
+            return None
+        coded = sum(size for tile in tiles for _, size in items.extents(len(data), tile))
+        if coded > len(data):
             return None
         (hvcc,) = hvccs
         if hvcc is None:
@@ -267,8 +280,9 @@ def find_tiles(data: bytes) -> TileGrid | None:
         and (layout.columns - 1) * tile_width < layout.width <= layout.columns * tile_width
         and (layout.rows - 1) * tile_height < layout.height <= layout.rows * tile_height
     )
+    decoded = layout.rows * tile_height * layout.columns * tile_width
     matrix = grid.nclx[0]
-    if not covered or (matrix is not None and matrix not in _MATRICES):
+    if not covered or decoded > max_pixels or (matrix is not None and matrix not in _MATRICES):
         return None
     return grid
 

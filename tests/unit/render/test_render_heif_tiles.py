@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 import time
 from io import BytesIO
@@ -204,7 +205,7 @@ def test_tiles_larger_than_their_boxes_say_are_not_decoded_here(
     for old, new in edits:
         assert data.count(old) == 1
         data = data.replace(old, new)
-    grid = _heif_tiles.find_tiles(data)
+    grid = _heif_tiles.find_tiles(data, 50_000_000)
     assert grid is not None and grid.size == (300, 150)  # the boxes agree with each other
     try:
         render(data)
@@ -305,3 +306,46 @@ def test_only_a_clean_aperture_at_the_top_left_is_applied_here(
             _heif_tiles._clean_aperture(items, 1, (1502, 546))
     else:
         assert _heif_tiles._clean_aperture(items, 1, (1502, 546)) == expected
+
+
+def _with_items(monkeypatch: pytest.MonkeyPatch, change: Any) -> None:
+    """Make the tile path see the file's items as ``change(items)`` returns them."""
+    real = _heif_tiles.read_items
+    monkeypatch.setattr(_heif_tiles, "read_items", lambda data: change(real(data)))
+
+
+def test_tiles_with_their_own_transforms_stay_with_libheif(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    data = _heic(_picture(600, 400))
+    assert _heif_tiles.find_tiles(data, 50_000_000) is not None
+
+    def mirrored_tiles(items: Items) -> Items:
+        tiles = items.targets(items.primary, b"dimg")
+        properties = {
+            item: [*found, (b"imir", b"\0")] if item in tiles else found
+            for item, found in items.properties.items()
+        }
+        return dataclasses.replace(items, properties=properties)
+
+    _with_items(monkeypatch, mirrored_tiles)
+    assert _heif_tiles.find_tiles(data, 50_000_000) is None
+
+
+def test_tiles_repeating_the_file_stay_with_libheif(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = _heic(_picture(600, 400))
+
+    def repeated(items: Items) -> Items:
+        tile = items.targets(items.primary, b"dimg")[0]
+        extents, in_idat = items.locations[tile]
+        locations = {**items.locations, tile: (extents * 32, in_idat)}
+        return dataclasses.replace(items, locations=locations)
+
+    _with_items(monkeypatch, repeated)
+    assert _heif_tiles.find_tiles(data, 50_000_000) is None
+
+
+def test_tiles_over_the_pixel_limit_stay_with_libheif() -> None:
+    data = _heic(_picture(600, 400))  # 3 x 2 tiles of 256 px: 393,216 pixels decoded
+    assert _heif_tiles.find_tiles(data, 393_216) is not None
+    assert _heif_tiles.find_tiles(data, 393_215) is None
