@@ -20,7 +20,7 @@ __all__ = ["HeifSource"]
 
 
 class HeifSource:
-    """The primary image of a HEIF file; libheif applies its rotation and mirroring."""
+    """The primary image of a HEIF file, upright: its rotation and mirroring are applied."""
 
     def __init__(
         self,
@@ -71,8 +71,8 @@ class HeifSource:
         """The primary image, box-reduced when far above ``target``.
 
         Through PyAV when it can (see ``_heif_tiles``). Otherwise libheif hands over one
-        decoded buffer; turning it into a Pillow image in one go would
-        hold a second full-size copy, so large reductions read it a strip of rows at a time.
+        decoded buffer; turning it into a Pillow image in one go would hold a second
+        full-size copy, so large reductions read it a strip of rows at a time.
         """
         width, height = self.size
         factor = 1 if target is None else min(width // target[0], height // target[1])
