@@ -237,6 +237,8 @@ def picture_cut_short(data: bytes) -> bool:
     except LayoutError:
         return False
     for item in [items.primary, *items.targets(items.primary, b"dimg")]:
+        if item not in items.locations or items.locations[item][1]:
+            continue  # not placed by this reader, or inside the meta box: for the decoder
         try:
             items.extents(len(data), item)
         except LayoutError:
@@ -313,16 +315,16 @@ def _locations(
     for _ in range(reader.uint(2 if version < 2 else 4)):
         item = reader.uint(2 if version < 2 else 4)
         method = reader.uint(2) & 15 if version > 0 else 0
-        if reader.uint(2) != 0 or method > 1:
-            # Data in another file, or built from other items: not something read here.
-            raise LayoutError(f"item {item}'s data is not stored in this file")
+        # Data in another file or built from other items is not read here, nor an extent of
+        # unstated length ("the rest of the file"): such an item is left without a location.
+        usable = reader.uint(2) == 0 and method <= 1
         base = reader.uint(base_size)
         extents = []
         for _ in range(reader.uint(2)):
             reader.uint(index_size)
             offset, length = base + reader.uint(offset_size), reader.uint(length_size)
-            if length == 0:  # "the rest of the file": never written for image items
-                raise LayoutError(f"item {item} has an extent of unstated length")
+            usable = usable and length > 0
             extents.append((offset, length))
-        locations[item] = (extents, method == 1)
+        if usable:
+            locations[item] = (extents, method == 1)
     return locations

@@ -14,7 +14,7 @@ from imaging_helpers import close, marked, open_thumbnail, rgb_at, with_orientat
 from PIL import Image, ImageChops, ImageCms, ImageDraw, ImageStat
 
 from thumbnailer import CorruptImage, RenderTimeout, ThumbnailerError, render
-from thumbnailer.render import _decode, _heif_tiles
+from thumbnailer.render import _decode, _heif_tiles, _isobmff
 from thumbnailer.render._isobmff import Items, LayoutError, read_grid, read_items
 from thumbnailer.render.spec import Limits, OutputFormat, ThumbnailSpec
 
@@ -349,3 +349,15 @@ def test_tiles_over_the_pixel_limit_stay_with_libheif() -> None:
     data = _heic(_picture(600, 400))  # 3 x 2 tiles of 256 px: 393,216 pixels decoded
     assert _heif_tiles.find_tiles(data, 393_216) is not None
     assert _heif_tiles.find_tiles(data, 393_215) is None
+
+
+def test_items_stored_elsewhere_are_left_without_a_location() -> None:
+    # iloc version 1, 4-byte offsets and lengths: item 1 in this file, item 2 built from
+    # other items (construction method 2), item 3 "to the end of the file" (length 0).
+    entries = [(1, 0, [(100, 20)]), (2, 2, [(0, 8)]), (3, 0, [(120, 0)])]
+    payload = struct.pack(">IBBH", 1 << 24, 0x44, 0x00, len(entries))
+    for item, method, extents in entries:
+        payload += struct.pack(">HHHH", item, method, 0, len(extents))
+        payload += b"".join(struct.pack(">II", offset, size) for offset, size in extents)
+    locations = _isobmff._locations(memoryview(payload), 0, len(payload))
+    assert locations == {1: ([(100, 20)], False)}
