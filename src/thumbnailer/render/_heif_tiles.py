@@ -35,9 +35,10 @@ from thumbnailer.render._isobmff import Grid, Items, LayoutError, read_grid, rea
 
 __all__ = ["TileGrid", "find_tiles"]
 
-# Properties a tile or the grid may carry that change nothing about decoding its pixels, or
-# that are applied here (irot, imir: on the small result; clap: when it only cuts the padding
-# off the right and bottom edges, as encoders write it for sizes that are not whole blocks).
+# Properties the picture (a grid, or a single picture) may carry that change nothing about
+# decoding its pixels, or that are applied here (irot, imir: on the small result; clap: when
+# it only cuts the padding off the right and bottom edges, as encoders write it for sizes
+# that are not whole coding blocks).
 _PLAIN = frozenset({b"ispe", b"pixi", b"colr", b"hvcC", b"irot", b"imir", b"clap"})
 # A grid's tiles: transforms on a tile (rare, but libheif applies them) are not done here.
 _PLAIN_TILE = frozenset({b"ispe", b"pixi", b"colr", b"hvcC"})
