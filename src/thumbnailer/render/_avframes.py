@@ -1,4 +1,4 @@
-"""What the PyAV decoders (AVIF, HEIC tiles) share: thread count and rows cut from a frame."""
+"""What the PyAV decoders (AVIF, HEIC tiles) share: colour ranges, threads, rows of a frame."""
 
 from __future__ import annotations
 
@@ -7,7 +7,10 @@ import os
 from av.video.frame import VideoFrame
 from av.video.plane import VideoPlane
 
-__all__ = ["decoder_threads", "rows_of"]
+__all__ = ["FULL_RANGE", "LIMITED_RANGE", "decoder_threads", "rows_of"]
+
+FULL_RANGE = 2  # AVCOL_RANGE_JPEG: what RGB output means
+LIMITED_RANGE = 1  # AVCOL_RANGE_MPEG
 
 
 def decoder_threads() -> int:

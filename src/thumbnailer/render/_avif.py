@@ -30,8 +30,9 @@ from av.video.reformatter import Interpolation, VideoReformatter
 from av.video.stream import VideoStream
 from PIL import Image
 
-from thumbnailer.render._avframes import decoder_threads, rows_of
+from thumbnailer.render._avframes import FULL_RANGE, LIMITED_RANGE, decoder_threads, rows_of
 from thumbnailer.render._decode import PillowSource, PixelBudget
+from thumbnailer.render._geometry import whole_factor
 from thumbnailer.render._isobmff import read_items
 from thumbnailer.render._pixels import reduce_buffer
 from thumbnailer.render._sniff import Kind
@@ -46,8 +47,6 @@ _PROBE_OPTIONS = {"max_pixels": "16"}
 # One picture in flight: frame threading would keep several full-size pictures for a still
 # image (2.6x the peak at 50 MP with 2 threads); the threads still share its tiles and rows.
 _CODEC_OPTIONS = {"max_frame_delay": "1"}
-_FULL_RANGE = 2  # AVCOL_RANGE_JPEG: what RGB output means
-_LIMITED_RANGE = 1  # AVCOL_RANGE_MPEG
 # The decoded colour and alpha formats that combine into one swscale input with alpha.
 _WITH_ALPHA = {
     (f"yuv{layout}p{depth}", f"gray{depth}"): f"yuva{layout}p{depth}"
@@ -69,7 +68,7 @@ class AvifSource(PillowSource):
 
     def decode(self, target: tuple[int, int] | None) -> Image.Image:
         width, height = self.size
-        factor = 1 if target is None else min(width // target[0], height // target[1])
+        factor = whole_factor((width, height), target)
         simple = self.image.mode in ("RGB", "RGBA") and getattr(self.image, "n_frames", 1) == 1
         if factor < 2 or not simple:
             # Little to gain at (nearly) full size; sequences stay on Pillow.
@@ -150,7 +149,7 @@ class AvifSource(PillowSource):
             format="rgb24",
             interpolation="AREA",  # a box average, like Pillow's reduce()
             src_color_range=range_,
-            dst_color_range=_FULL_RANGE,
+            dst_color_range=FULL_RANGE,
         )
         del frame  # the full-size planes go before the small image is copied out
         image: Image.Image = small.to_image()  # type: ignore[no-untyped-call]
@@ -169,7 +168,7 @@ class AvifSource(PillowSource):
         if {(colour.width, colour.height), (alpha.width, alpha.height)} != {(width, height)}:
             return None  # not the picture Pillow's header describes
         joined = _WITH_ALPHA.get((colour.format.name, alpha.format.name))
-        if joined is None or alpha.color_range == _LIMITED_RANGE:
+        if joined is None or alpha.color_range == LIMITED_RANGE:
             return None  # libavif would convert these itself: leave them to it
         range_ = colour.color_range or None  # unspecified: swscale's default
         rows = factor * max(1, _STRIP_PIXELS // (width * factor))
@@ -185,7 +184,7 @@ class AvifSource(PillowSource):
                 format="rgba",
                 interpolation=_JOIN_FLAGS,
                 src_color_range=range_,
-                dst_color_range=_FULL_RANGE,
+                dst_color_range=FULL_RANGE,
             )
             del strip
             pixels = rgba.planes[0]

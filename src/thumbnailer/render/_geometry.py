@@ -7,7 +7,15 @@ from dataclasses import dataclass
 
 from thumbnailer.render.spec import Fit, Size
 
-__all__ = ["SHRINK_MARGIN", "Plan", "oriented", "plan", "scale_box", "source_target"]
+__all__ = [
+    "SHRINK_MARGIN",
+    "Plan",
+    "oriented",
+    "plan",
+    "scale_box",
+    "source_target",
+    "whole_factor",
+]
 
 Box = tuple[float, float, float, float]
 
@@ -91,3 +99,13 @@ def source_target(
 def scale_box(box: Box, fx: float, fy: float) -> Box:
     """Map a crop box from source pixels to a decoded image ``fx``/``fy`` times as large."""
     return (box[0] * fx, box[1] * fy, box[2] * fx, box[3] * fy)
+
+
+def whole_factor(size: tuple[int, int], target: tuple[int, int] | None) -> int:
+    """The largest whole factor ``size`` can be box-shrunk by and still cover ``target``.
+
+    1 when there is no target, or when ``size`` is less than twice the target.
+    """
+    if target is None:
+        return 1
+    return max(1, min(size[0] // max(1, target[0]), size[1] // max(1, target[1])))

@@ -13,6 +13,7 @@ from PIL import Image
 from thumbnailer.errors import CorruptImage
 from thumbnailer.render._deadline import Deadline
 from thumbnailer.render._decode import PixelBudget
+from thumbnailer.render._geometry import whole_factor
 from thumbnailer.render._isobmff import picture_cut_short
 from thumbnailer.render._pixels import reduce_buffer
 
@@ -75,7 +76,7 @@ class HeifSource:
         full-size copy, so large reductions read it a strip of rows at a time.
         """
         width, height = self.size
-        factor = 1 if target is None else min(width // target[0], height // target[1])
+        factor = whole_factor((width, height), target)
         mode = str(self.primary.mode)
         if self.use_av and target is not None and mode == "RGB":
             from thumbnailer.render._heif_tiles import find_tiles

@@ -29,8 +29,9 @@ from av.video.frame import VideoFrame
 from av.video.reformatter import Interpolation, VideoReformatter
 from PIL import Image
 
-from thumbnailer.render._avframes import decoder_threads, rows_of
+from thumbnailer.render._avframes import FULL_RANGE, LIMITED_RANGE, decoder_threads, rows_of
 from thumbnailer.render._deadline import Deadline
+from thumbnailer.render._geometry import whole_factor
 from thumbnailer.render._isobmff import Grid, Items, LayoutError, read_grid, read_items
 
 __all__ = ["TileGrid", "find_tiles"]
@@ -47,7 +48,6 @@ _PLAIN_TILE = frozenset({b"ispe", b"pixi", b"colr", b"hvcC"})
 _MATRICES = {1: 1, 4: 4, 5: 5, 6: 5, 7: 7, 9: 9}
 _UNSPECIFIED = 2
 _STRIP_PIXELS = 1 << 20  # a single picture is converted about a megapixel of rows at a time
-_FULL_RANGE, _LIMITED_RANGE = 2, 1  # AVCOL_RANGE_JPEG, AVCOL_RANGE_MPEG
 # Rounded, not truncated, and chroma interpolated over the full width: the means of the
 # thumbnail then match the encoded picture's (truncation darkens by about 1 level).
 _CONVERT = Interpolation.BILINEAR | Interpolation.ACCURATE_RND | Interpolation.FULL_CHR_H_INT
@@ -93,8 +93,7 @@ class TileGrid:
         the tiles the ``meta`` box describes, or FFmpeg rejects one: libheif, the authority
         on what a valid file is, then decodes it.
         """
-        up_width, up_height = self.size
-        factor = max(1, min(up_width // target[0], up_height // target[1]))
+        factor = whole_factor(self.size, target)
         try:
             shrunk = self._shrunk(factor, deadline)
         except av.FFmpegError:
@@ -208,10 +207,10 @@ class TileGrid:
         if matrix is None:
             matrix = frame.colorspace if frame.colorspace != _UNSPECIFIED else 6
         if full_range is None:
-            full_range = frame.color_range != _LIMITED_RANGE
+            full_range = frame.color_range != LIMITED_RANGE
         if matrix not in _MATRICES:
             return None
-        return _MATRICES[matrix], _FULL_RANGE if full_range else _LIMITED_RANGE
+        return _MATRICES[matrix], FULL_RANGE if full_range else LIMITED_RANGE
 
     def _strips(
         self, frame: VideoFrame, scaler: VideoReformatter, conversion: tuple[int, int]
@@ -234,7 +233,7 @@ class TileGrid:
             format="rgb24",
             src_colorspace=colorspace,
             src_color_range=colour_range,
-            dst_color_range=_FULL_RANGE,
+            dst_color_range=FULL_RANGE,
             interpolation=_CONVERT,
         )
         image: Image.Image = rgb.to_image()  # type: ignore[no-untyped-call]

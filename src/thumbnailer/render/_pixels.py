@@ -10,7 +10,7 @@ from io import BytesIO
 
 from PIL import Image, ImageCms, ImageMath
 
-from thumbnailer.render._geometry import Plan, scale_box
+from thumbnailer.render._geometry import Plan, scale_box, whole_factor
 
 __all__ = [
     "ColourConverter",
@@ -117,7 +117,7 @@ def shrink_to_working_mode(image: Image.Image, target: tuple[int, int] | None) -
     if target is None or in_place or image.mode in ("I", "F"):
         # Nothing to copy: the resize step's own box reduction is as cheap as it gets.
         return to_working_mode(image)
-    factor = min(image.width // max(1, target[0]), image.height // max(1, target[1]))
+    factor = whole_factor(image.size, target)
     if factor < 2:
         return to_working_mode(image)
     step = factor * _STRIP_ROWS
