@@ -62,6 +62,19 @@ def _with_libheif(data: bytes, spec: ThumbnailSpec, monkeypatch: pytest.MonkeyPa
         return open_thumbnail(render(data, spec)[0])
 
 
+def _assert_matches_libheif(
+    data: bytes, size: tuple[int, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The engine's thumbnail of ``data`` is ``size`` and looks like libheif's."""
+    expected = _with_libheif(data, PNG, monkeypatch)
+    actual = open_thumbnail(render(data, PNG)[0])
+    assert actual.size == expected.size == size
+    difference = ImageChops.difference(actual, expected)
+    assert max(ImageStat.Stat(difference).mean) < 1.5
+    # The two convert 4:2:0 chroma alike but not identically: edges differ a little.
+    assert max(high for _, high in ImageStat.Stat(difference).extrema) < 40
+
+
 @pytest.fixture
 def tile_decodes(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
     """Sizes of the pictures the tile path returned (it returns ``None`` when it declines)."""
@@ -101,14 +114,8 @@ def test_grid_matches_libheif(
     # 1100x700 in 256 px tiles: the last column and row of tiles are cropped.
     data = _heic(_picture(1100, 700), bits=bits, **options)
     assert (b"colrnclx" in data) is ("icc_profile" not in options)
-    expected = _with_libheif(data, PNG, monkeypatch)
-    actual = open_thumbnail(render(data, PNG)[0])
+    _assert_matches_libheif(data, (128, 81), monkeypatch)
     assert tile_decodes, "the grid was not decoded tile by tile"
-    assert actual.size == expected.size == (128, 81)
-    difference = ImageChops.difference(actual, expected)
-    assert max(ImageStat.Stat(difference).mean) < 1.5
-    # The two convert 4:2:0 chroma alike but not identically: edges differ a little.
-    assert max(high for _, high in ImageStat.Stat(difference).extrema) < 40
 
 
 @pytest.mark.parametrize("orientation", range(1, 9))
@@ -142,13 +149,8 @@ def test_a_single_picture_is_converted_in_strips_and_matches_libheif(
     monkeypatch.setattr(_heif_tiles, "_STRIP_PIXELS", 1501 * 40)  # 14 strips of 40 rows
     data = _heic(_picture(1501, 545), tile=0, bits=bits, **options)
     assert read_items(data).types[read_items(data).primary] == b"hvc1"
-    expected = _with_libheif(data, PNG, monkeypatch)
-    actual = open_thumbnail(render(data, PNG)[0])
+    _assert_matches_libheif(data, (128, 46), monkeypatch)
     assert tile_decodes
-    assert actual.size == expected.size == (128, 46)
-    difference = ImageChops.difference(actual, expected)
-    assert max(ImageStat.Stat(difference).mean) < 1.5
-    assert max(high for _, high in ImageStat.Stat(difference).extrema) < 40
 
 
 def test_a_grid_with_alpha_stays_with_libheif(tile_decodes: list[tuple[int, int]]) -> None:
