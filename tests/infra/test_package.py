@@ -135,6 +135,11 @@ from thumbnailer.render import _decode
 png = io.BytesIO()
 Image.new("RGB", (1200, 800), (20, 160, 40)).save(png, "PNG")
 thumbnail = render(png.getvalue(), ThumbnailSpec())[0]
+# Still WebP goes straight to libwebp: the copy inside the layer's Pillow must load here.
+from thumbnailer.render import _libwebp
+webp = io.BytesIO()
+Image.new("RGB", (1200, 800), (20, 160, 40)).save(webp, "WEBP")
+webp_thumbnail = render(webp.getvalue(), ThumbnailSpec())[0]
 print(json.dumps({
     "result": result,
     "pil": PIL.__file__,
@@ -144,6 +149,8 @@ print(json.dumps({
     "use_vips": _decode.USE_VIPS,
     "vips_used": "thumbnailer.render._vips" in sys.modules,
     "png_thumbnail": [thumbnail.width, thumbnail.height],
+    "libwebp": _libwebp.load().path,
+    "webp_thumbnail": [webp_thumbnail.width, webp_thumbnail.height],
 }))
 """
 
@@ -223,6 +230,8 @@ def test_handler_runs_from_the_unpacked_artifact_on_python312(
     assert report["pyvips_api_mode"] is True
     assert report["use_vips"] is True and report["vips_used"] is True
     assert report["png_thumbnail"] == [128, 85]
+    assert report["libwebp"].startswith(str(opt / "python")), "libwebp must be Pillow's copy"
+    assert report["webp_thumbnail"] == [128, 85]
 
     listed = s3.list_objects_v2(Bucket="proof-thumbnails", Prefix="thumbnails/")
     keys = sorted(o["Key"] for o in listed.get("Contents", []))

@@ -186,12 +186,14 @@ def _installed(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
-# Formats whose pixels libvips decodes faster and in less memory than Pillow, when installed.
+# PNG pixels through libvips (faster, and in less memory than Pillow), when installed.
 # Set to False to force the Pillow path (tests and benchmarks compare both).
 USE_VIPS: bool | None = None  # None: decide on first use
-_VIPS_KINDS = frozenset({Kind.PNG, Kind.WEBP})
 # Large AVIF pixels through PyAV (the `video` extra), when installed; False forces Pillow.
 USE_AV: bool | None = None  # None: decide on first use
+# Still WebP pixels straight from libwebp (Pillow's copy, through ctypes) when it loads;
+# False leaves them to Pillow, as it does animated WebP.
+USE_LIBWEBP: bool | None = None  # None: decide on first use
 
 
 def open_source(
@@ -202,14 +204,25 @@ def open_source(
     ``deadline`` is also checked between the steps of decoders that take several (video,
     PDF).
     """
-    global USE_VIPS, USE_AV
-    if kind in _VIPS_KINDS:
+    global USE_VIPS, USE_AV, USE_LIBWEBP
+    if kind is Kind.WEBP and USE_LIBWEBP is not False:
+        from thumbnailer.render._libwebp import load
+
+        codec = load()
+        USE_LIBWEBP = codec is not None
+        if codec is not None:
+            from thumbnailer.render._webp import open_still_webp
+
+            still = open_still_webp(data, budget, codec, deadline)
+            if still is not None:
+                return still
+    if kind is Kind.PNG:
         if USE_VIPS is None:
             USE_VIPS = _installed("pyvips")
         if USE_VIPS:
-            from thumbnailer.render._vips import open_with_vips
+            from thumbnailer.render._vips import PngSource
 
-            return open_with_vips(data, kind, budget)
+            return PngSource(data, budget)
     if kind is Kind.AVIF:
         if USE_AV is None:
             USE_AV = _installed("av")

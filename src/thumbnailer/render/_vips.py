@@ -1,9 +1,8 @@
-"""PNG and WebP pixels through libvips, when pyvips is installed.
+"""PNG pixels through libvips, when pyvips is installed.
 
-Pillow decodes every pixel of these formats at full size. libvips shrinks PNG while it streams
-the rows in (a few rows in memory, not the whole image) and decodes WebP at a reduced scale
-inside libwebp. Either way the pixels come out already shrunk to no less than the size the
-engine asked for.
+Pillow decodes every pixel of a PNG at full size. libvips shrinks it while it streams the
+rows in (a few rows in memory, not the whole image), so the pixels come out already shrunk
+to no less than the size the engine asked for.
 """
 
 from __future__ import annotations
@@ -13,24 +12,20 @@ import math
 import pyvips
 from PIL import Image
 
-from thumbnailer.errors import CorruptImage
 from thumbnailer.render._decode import (
     PillowSource,
     PixelBudget,
-    Source,
     orientation_from_exif,
 )
-from thumbnailer.render._geometry import SHRINK_MARGIN
 from thumbnailer.render._sniff import Kind
 
-__all__ = ["PngSource", "WebpSource", "open_with_vips"]
+__all__ = ["PngSource"]
 
 # No operation cache: every input is seen once, and the cache would hold its pixels.
 pyvips.cache_set_max(0)
 
 _MODES = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
 _SIXTEEN_BIT = frozenset({"rgb16", "grey16"})
-_WEBP_MARGIN = 1.5  # decoded size over the largest thumbnail's, where libwebp shrinks
 
 
 def _late_png_orientation(data: bytes) -> int:
@@ -48,11 +43,6 @@ def _late_png_orientation(data: bytes) -> int:
             break
         position += 12 + length
     return 1
-
-
-def open_with_vips(data: bytes, kind: Kind, budget: PixelBudget) -> Source:
-    """A source for a PNG or WebP ``data`` whose pixels libvips decodes."""
-    return WebpSource(data, budget) if kind is Kind.WEBP else PngSource(data, budget)
 
 
 class PngSource(PillowSource):
@@ -93,62 +83,9 @@ class PngSource(PillowSource):
         return _to_pillow(image, self.image.info.get("icc_profile"))
 
 
-class WebpSource:
-    """A WebP read by libvips alone: header, EXIF and ICC profile, then scaled decoding.
-
-    libwebp decodes straight to the reduced size; reading the header through libvips takes
-    0.1 ms where Pillow's takes 2 ms (it copies the file and sets up a whole-canvas
-    animation decoder just to read the size).
-    """
-
-    def __init__(self, data: bytes, budget: PixelBudget) -> None:
-        self.data = data
-        try:
-            header = pyvips.Image.webpload_source(_source(data), fail_on="error")
-        except pyvips.Error as exc:
-            said = (exc.detail or exc.message or "").strip().splitlines()
-            reason = f" ({said[-1].strip()})" if said else ""
-            raise CorruptImage(f"the WebP file is damaged or cut short{reason}") from exc
-        self._size = (header.width, header.height)
-        budget.spend(header.width, header.height, f"the {Kind.WEBP} image")
-        self._icc = _blob(header, "icc-profile-data")
-        exif = _blob(header, "exif-data")
-        self._orientation = orientation_from_exif(exif) if exif else 1
-
-    @property
-    def size(self) -> tuple[int, int]:
-        return self._size
-
-    def orientation(self) -> int:
-        return self._orientation
-
-    def decode(self, target: tuple[int, int] | None) -> Image.Image:
-        width, height = self._size
-        scale = 1.0
-        if target is not None:
-            # libwebp's rescaler averages exact areas (no aliasing) on its way out, so a
-            # smaller margin than the engine's default keeps the detail: 98 % of a pure
-            # Lanczos' contrast on fine stripes at 1.5x (94 % straight to size, as libvips'
-            # thumbnailer does), for 1 % fewer instructions than at 2x.
-            needed = [math.ceil(side * _WEBP_MARGIN / SHRINK_MARGIN) for side in target]
-            scale = min(1.0, max(needed[0] / width, needed[1] / height))
-        image = pyvips.Image.webpload_source(_source(self.data), scale=scale, fail_on="error")
-        return _to_pillow(image, self._icc)
-
-    def close(self) -> None:
-        return None
-
-
 def _source(data: bytes) -> pyvips.Source:
     # A source reads our bytes in place; passing bytes to a *_buffer loader copies them.
     return pyvips.Source.new_from_memory(data)
-
-
-def _blob(image: pyvips.Image, name: str) -> bytes | None:
-    if image.get_typeof(name) == 0:
-        return None
-    value: bytes = image.get(name)
-    return value
 
 
 def _to_pillow(image: pyvips.Image, icc: bytes | None) -> Image.Image:

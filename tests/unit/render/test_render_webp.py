@@ -1,0 +1,207 @@
+"""Still WebP files go straight to libwebp (Pillow's copy), decoded at a reduced size."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from imaging_helpers import encode, open_thumbnail, rgb_at, rgb_profile_swapping_red_and_green
+from PIL import Image, ImageDraw
+
+from thumbnailer import render, samples
+from thumbnailer.errors import CorruptImage, RenderTimeout, ThumbnailerError, TooLarge
+from thumbnailer.render import _decode, _libwebp, _webp
+from thumbnailer.render._deadline import Deadline
+from thumbnailer.render._decode import PixelBudget
+from thumbnailer.render.spec import Limits, OutputFormat, ThumbnailSpec
+
+
+@pytest.fixture
+def decoded_sizes(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
+    """The sizes libwebp decoded to, with the engine choosing its paths as in production."""
+    monkeypatch.setattr(_decode, "USE_LIBWEBP", None)
+    sizes: list[tuple[int, int]] = []
+    real = _webp.WebpSource.decode
+
+    def spy(self: Any, target: tuple[int, int] | None) -> Image.Image:
+        image: Image.Image = real(self, target)
+        sizes.append(image.size)
+        return image
+
+    monkeypatch.setattr(_webp.WebpSource, "decode", spy)
+    return sizes
+
+
+@pytest.fixture
+def without_libwebp(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No loadable libwebp: neither file is there, nor does libc have its functions."""
+    monkeypatch.setattr(_libwebp, "_candidates", lambda: ["libnot-webp.so.0", "libc.so.6"])
+    monkeypatch.setattr(_decode, "USE_LIBWEBP", None)
+    _libwebp.load.cache_clear()
+    yield
+    _libwebp.load.cache_clear()
+
+
+def _disc_on_transparent_black() -> Image.Image:
+    image = Image.new("RGBA", (1200, 800), (0, 0, 0, 0))
+    ImageDraw.Draw(image).ellipse((200, 100, 1000, 700), fill=(230, 40, 40, 255))
+    return image
+
+
+def test_libwebp_loads_from_pillow() -> None:
+    codec = _libwebp.load()
+    assert codec is not None
+    assert "libwebp" in codec.path
+
+
+def test_a_still_webp_is_decoded_straight_to_a_reduced_size(
+    decoded_sizes: list[tuple[int, int]],
+) -> None:
+    [thumbnail] = render(samples.webp(2400, 1600))
+    assert (thumbnail.width, thumbnail.height) == (128, 85)
+    # About 1.5x the thumbnail, never the 2400x1600 picture.
+    [(width, height)] = decoded_sizes
+    assert 192 <= width < 256 and 128 <= height < 171
+
+
+def test_a_webp_smaller_than_the_box_is_decoded_at_its_own_size(
+    decoded_sizes: list[tuple[int, int]],
+) -> None:
+    [thumbnail] = render(samples.webp(100, 60))
+    assert (thumbnail.width, thumbnail.height) == (100, 60)
+    assert decoded_sizes == [(100, 60)]
+
+
+def test_an_animated_webp_is_left_to_the_other_paths(
+    decoded_sizes: list[tuple[int, int]],
+) -> None:
+    frames = [Image.new("RGB", (600, 400), colour) for colour in ((20, 20, 220), (220, 20, 20))]
+    data = encode(frames[0], "WEBP", save_all=True, append_images=frames[1:], lossless=True)
+    image = open_thumbnail(render(data)[0])
+    assert decoded_sizes == []
+    assert rgb_at(image, (64, 40))[2] > 200  # the first frame: blue
+
+
+@pytest.mark.parametrize(
+    "options", [{"quality": 90}, {"lossless": True}], ids=["lossy", "lossless"]
+)
+def test_transparent_edges_keep_their_colour(
+    options: dict[str, Any], decoded_sizes: list[tuple[int, int]]
+) -> None:
+    data = encode(_disc_on_transparent_black(), "WEBP", **options)
+    image = open_thumbnail(render(data, ThumbnailSpec(format=OutputFormat.PNG))[0])
+    assert decoded_sizes and image.mode == "RGBA"
+    edge = [p for p in image.get_flattened_data() if isinstance(p, tuple) and 16 <= p[3] < 240]
+    # Colour averaged with alpha as its weight: no black pulled in from the transparent pixels.
+    assert edge and all(p[0] > 200 and p[1] < 70 for p in edge)
+
+
+def test_colour_profile_and_orientation_come_from_the_riff_chunks(
+    decoded_sizes: list[tuple[int, int]],
+) -> None:
+    profile = rgb_profile_swapping_red_and_green()
+    if len(profile) % 2 == 0:
+        profile += b"\x00"  # odd: the chunk is padded, and the EXIF chunk follows the pad
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored rotated: shown 600 wide, 900 high
+    stored = Image.new("RGB", (900, 600), (200, 30, 30))
+    data = encode(stored, "WEBP", icc_profile=profile, exif=exif.tobytes())
+    image = open_thumbnail(render(data)[0])
+    assert decoded_sizes
+    assert image.size == (85, 128)
+    red, green, _ = rgb_at(image, (40, 60))
+    assert green > 150 and red < 80  # the profile's red is sRGB green
+
+
+def test_a_webp_cut_short_in_its_pixels_is_corrupt(decoded_sizes: list[tuple[int, int]]) -> None:
+    data = samples.webp(1200, 800)
+    with pytest.raises(CorruptImage, match="truncated") as info:
+        render(data[: len(data) * 2 // 3])
+    assert info.value.kind == "corrupt"
+
+
+def test_the_pixel_limit_is_checked_before_decoding(
+    decoded_sizes: list[tuple[int, int]],
+) -> None:
+    spec = ThumbnailSpec(limits=Limits(max_input_pixels=1_000_000))
+    with pytest.raises(TooLarge, match="1200x1000"):
+        render(samples.webp(1200, 1000), spec)
+    assert decoded_sizes == []
+
+
+@pytest.mark.usefixtures("without_libwebp")
+def test_without_a_usable_libwebp_the_other_paths_decode(
+    decoded_sizes: list[tuple[int, int]],
+) -> None:
+    [thumbnail] = render(samples.webp(1200, 800))
+    assert (thumbnail.width, thumbnail.height) == (128, 85)
+    assert decoded_sizes == [] and _decode.USE_LIBWEBP is False
+
+
+class _ExpiresAfter(Deadline):
+    """A time budget spent after ``checks`` checks."""
+
+    def __init__(self, checks: int) -> None:
+        super().__init__(60.0)
+        self.left = checks
+
+    def expired(self) -> bool:
+        self.left -= 1
+        return self.left < 0
+
+
+def test_a_lossy_webp_with_alpha_is_decoded_in_steps_within_the_time_budget(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    codec = _libwebp.load()
+    assert codec is not None
+    image = samples.photo(1600, 1200, seed=3)
+    image.putalpha(Image.linear_gradient("L").resize(image.size))
+    data = encode(image, "WEBP", quality=80)
+    monkeypatch.setattr(_webp, "_STEP", len(data) // 5)  # several steps for a small file
+    closed: list[bool] = []
+    real_close = _libwebp.Planes.close
+
+    def spy(self: _libwebp.Planes, anchors: Any) -> None:
+        real_close(self, anchors)
+        closed.append(all(plane.closed for plane in (self.y, self.u, self.v, self.a)))
+
+    monkeypatch.setattr(_libwebp.Planes, "close", spy)
+    source = _webp.open_still_webp(data, PixelBudget(10**8), codec, _ExpiresAfter(2))
+    assert source is not None
+    with pytest.raises(RenderTimeout, match="decoding the WebP image"):
+        source.decode((256, 192))
+    assert closed == [True]  # the decoder's memory is gone with the error
+    # With time enough, the same file decodes: box-shrunk by an even factor, 6 here.
+    source = _webp.open_still_webp(data, PixelBudget(10**8), codec, _ExpiresAfter(100))
+    assert source is not None
+    assert source.decode((256, 192)).size == (267, 200)
+    assert closed == [True, True]
+
+
+@pytest.mark.parametrize("alpha", [False, True], ids=["scaled", "in-steps"])
+def test_random_damage_is_classified_on_both_libwebp_paths(
+    alpha: bool, decoded_sizes: list[tuple[int, int]]
+) -> None:
+    image = samples.photo(600, 400, seed=4)
+    if alpha:
+        image.putalpha(Image.linear_gradient("L").resize(image.size))
+    source = encode(image, "WEBP", quality=70)
+    rng = random.Random(99)
+    outcomes: set[str] = set()
+    for _ in range(80):
+        damaged = bytearray(source)
+        for _ in range(rng.randrange(1, 8)):
+            damaged[rng.randrange(12, len(damaged))] = rng.randrange(256)
+        if rng.random() < 0.3:
+            damaged = damaged[: rng.randrange(12, len(damaged))]
+        try:
+            render(bytes(damaged))
+            outcomes.add("ok")
+        except ThumbnailerError as exc:
+            assert exc.kind in {"corrupt", "too_large", "unsupported"} and exc.message
+            outcomes.add(exc.kind)
+    assert decoded_sizes  # libwebp, not a fallback, saw these files
+    assert "corrupt" in outcomes
