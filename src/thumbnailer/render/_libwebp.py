@@ -254,10 +254,10 @@ class Planes:
         self.width, self.height = width, height
         self.chroma_width, self.chroma_height = (width + 1) // 2, (height + 1) // 2
         self.ready = 0  # rows decoded so far
-        self.y = mmap.mmap(-1, width * height)
-        self.u = mmap.mmap(-1, self.chroma_width * self.chroma_height)
-        self.v = mmap.mmap(-1, self.chroma_width * self.chroma_height)
-        self.a = mmap.mmap(-1, width * height)
+        chroma = self.chroma_width * self.chroma_height
+        self.y, self.u, self.v, self.a = (
+            _anonymous(size) for size in (width * height, chroma, chroma, width * height)
+        )
         self._released = [0, 0, 0, 0]  # bytes given back, per plane
 
     def describe(self, buffer: _YUVABuffer) -> list[ctypes.Array[ctypes.c_ubyte]]:
@@ -304,6 +304,11 @@ class Planes:
 
     def _strides(self) -> tuple[int, int, int, int]:
         return self.width, self.chroma_width, self.chroma_width, self.width
+
+
+def _anonymous(size: int) -> mmap.mmap:
+    # Private: released pages are freed at once (a shared mapping would keep them as shmem).
+    return mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
 
 
 def _check(status: int) -> None:

@@ -23,7 +23,7 @@ __all__ = ["WebpSource", "open_still_webp"]
 
 _MARGIN = 1.5  # decoded size over the largest thumbnail's, where libwebp shrinks
 _STEP = 256 * 1024  # bytes of the file read between two strips of rows (lossy with alpha)
-_STRIP_ROWS = 16  # reduced rows made at a time
+_STRIP_PIXELS = 1 << 18  # full-size pixels shrunk at a time (about 2 MiB of work space)
 # libwebp's own conversion (BT.601, limited range, its fixed-point constants), as an affine
 # map of (Y, U, V) for Image.convert(): (R, G, B) = matrix x (Y, U, V, 1).
 _YUV_TO_RGB = (
@@ -111,7 +111,7 @@ class WebpSource:
         """The picture box-shrunk by ``factor``, only a few full-size rows ever in memory."""
         width, height = self.size
         result = Image.new("RGBA", (-(-width // factor), -(-height // factor)))
-        strip_rows = factor * _STRIP_ROWS
+        strip_rows = max(1, _STRIP_PIXELS // (width * factor)) * factor
         done = 0
         decoding = self._codec.decode_rows(self.data, self._features, _STEP)
         with closing(decoding):  # the decoder and its planes go even when a strip fails
@@ -136,33 +136,34 @@ class WebpSource:
 def _premultiplied_shrink(planes: Planes, top: int, count: int, factor: int) -> Image.Image:
     """Rows ``top`` to ``top + count`` of the decoded planes, box-shrunk by ``factor``, RGBA.
 
-    The average is weighted by alpha (premultiplied, as Pillow's ``reduce()`` does for RGBA)
-    in YUV: conversion to RGB is affine, so averaging first and converting the few averages
-    gives the colours that converting every pixel first would, apart from rounding and the
+    ``factor`` is even, so that each box holds whole 2x2 chroma blocks. The average is
+    weighted by alpha (premultiplied, as Pillow's ``reduce()`` does for RGBA) in YUV:
+    conversion to RGB is affine, so averaging first and converting the few averages gives
+    the colours that converting every pixel first would, apart from rounding and the
     clipping of out-of-gamut values, for a fraction of the work.
     """
-    width = planes.width
     luma, blue, red, alpha = planes.rows(top, count)
-    chroma_size = (planes.chroma_width, (count + 1) // 2)
-    # Each chroma sample stands for a 2x2 block of pixels.
-    chroma = [
-        Image.frombytes("L", chroma_size, plane)
-        .resize((2 * chroma_size[0], 2 * chroma_size[1]), Image.Resampling.NEAREST)
-        .crop((0, 0, width, count))
-        for plane in (blue, red)
+    full, half = (planes.width, count), (planes.chroma_width, (count + 1) // 2)
+    a = Image.frombytes("L", full, alpha)
+    a_half = a.reduce(2)  # the mean alpha of the 2x2 block each chroma sample stands for
+    weighted = [
+        _times_alpha(Image.frombytes("L", size, plane), weight).reduce(step)
+        for plane, size, weight, step in (
+            (luma, full, a, factor),
+            (blue, half, a_half, factor // 2),
+            (red, half, a_half, factor // 2),
+        )
     ]
-    yuva = Image.merge(
-        "RGBA",
-        [
-            Image.frombytes("L", (width, count), luma),
-            *chroma,
-            Image.frombytes("L", (width, count), alpha),
-        ],
-    )
-    y, u, v, mean_alpha = yuva.reduce(factor).split()
+    premultiplied = Image.merge("RGBa", [*weighted, a.reduce(factor)])
+    y, u, v, mean_alpha = premultiplied.convert("RGBA").split()  # divided by alpha again
     rgb = Image.merge("RGB", [y, u, v]).convert("RGB", _YUV_TO_RGB)
     rgb.putalpha(mean_alpha)
     return rgb
+
+
+def _times_alpha(plane: Image.Image, alpha: Image.Image) -> Image.Image:
+    """Each sample times its alpha (over black, alpha as the mask: rounded, not truncated)."""
+    return Image.composite(plane, Image.new("L", plane.size), alpha)
 
 
 def _metadata_chunks(data: bytes) -> dict[bytes, bytes]:
