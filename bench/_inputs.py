@@ -80,6 +80,10 @@ def kinds(quick: bool = False) -> list[InputKind]:
         InputKind("png12x16", "16-bit PNG 12 MP", "png", 4000, 3000, mode="RGB16"),
         # At the default pixel limit (50 MP): "any accepted input" must stay under 256 MB.
         InputKind("webp50", "WebP 50 MP (limit)", "webp", 8160, 6120),
+        # Lossy with an alpha plane (a cut-out): libwebp's rescaler would average the colour
+        # under invisible pixels into the edges, so the engine shrinks these itself.
+        InputKind("webp12a", "RGBA WebP 12 MP", "webp", 4000, 3000, mode="RGBA"),
+        InputKind("webp50a", "RGBA WebP 50 MP (limit)", "webp", 8160, 6120, mode="RGBA"),
         InputKind("png50a", "RGBA PNG 50 MP (limit)", "png", 8160, 6120, mode="RGBA"),
         InputKind("avif12", "AVIF 12 MP", "avif", 4000, 3000),
         InputKind("avif50", "AVIF 50 MP (limit)", "avif", 8160, 6120),
