@@ -1,9 +1,11 @@
-"""Still WebP images decoded by libwebp straight to a reduced size, without pyvips.
+"""Still WebP images decoded by libwebp at a reduced size, without pyvips.
 
 The size comes from libwebp's header parser and the ICC profile and EXIF block from the
 file's RIFF chunks: microseconds, where Pillow copies the file and sets up a whole-canvas
-animation decoder just to read the size. Animated files are left to the other paths, which
-show their first frame.
+animation decoder just to read the size. libwebp's rescaler shrinks opaque and lossless
+pictures while they are decoded; a lossy picture with alpha is shrunk here, a strip of
+full-size rows at a time, so that colour is weighted by alpha. Animated files are left to
+the other paths, which show their first frame.
 """
 
 from __future__ import annotations
