@@ -353,6 +353,18 @@ def test_tiles_over_the_pixel_limit_stay_with_libheif() -> None:
     assert _heif_tiles.find_tiles(data, 393_215) is None
 
 
+def test_a_picture_at_the_pixel_limit_keeps_the_tiles_that_pad_it(
+    tile_decodes: list[tuple[int, int]],
+) -> None:
+    # 4 x 3 tiles of 256 px: 786,432 pixels decoded for a 750,000-pixel picture (4.9 % more,
+    # what padding to whole tiles costs), as a 50 MP photo's tiles go 0.8 % over 50 MP.
+    data = _heic(_picture(1000, 750))
+    spec = ThumbnailSpec(limits=Limits(max_input_pixels=750_000))
+    [thumbnail] = render(data, spec)
+    assert (thumbnail.width, thumbnail.height) == (128, 96)
+    assert len(tile_decodes) == 1  # the tiles, not libheif's whole picture
+
+
 def test_items_stored_elsewhere_are_left_without_a_location() -> None:
     # iloc version 1, 4-byte offsets and lengths: item 1 in this file, item 2 built from
     # other items (construction method 2), item 3 "to the end of the file" (length 0).
