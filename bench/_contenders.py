@@ -59,7 +59,8 @@ def _ours() -> Run:
 def _ours_without_vips() -> Run:
     """The engine without pyvips and PyAV (a layer built `--without vips,video`).
 
-    PNG, WebP and AVIF pixels then all come from Pillow.
+    PNG and AVIF pixels then come from Pillow; WebP still comes from libwebp, which Pillow
+    itself carries.
     """
     sys.modules["pyvips"] = None  # type: ignore[assignment]  # find_spec() now says: absent
     sys.modules["av"] = None  # type: ignore[assignment]
