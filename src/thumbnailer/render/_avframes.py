@@ -1,23 +1,14 @@
-"""What the PyAV decoders (AVIF, HEIC tiles) share: colour ranges, threads, rows of a frame."""
+"""What the PyAV decoders (AVIF, HEIC tiles) share: colour ranges and rows of a frame."""
 
 from __future__ import annotations
-
-import os
 
 from av.video.frame import VideoFrame
 from av.video.plane import VideoPlane
 
-__all__ = ["FULL_RANGE", "LIMITED_RANGE", "decoder_threads", "rows_of"]
+__all__ = ["FULL_RANGE", "LIMITED_RANGE", "rows_of"]
 
 FULL_RANGE = 2  # AVCOL_RANGE_JPEG: what RGB output means
 LIMITED_RANGE = 1  # AVCOL_RANGE_MPEG
-
-
-def decoder_threads() -> int:
-    """The thread count Pillow gives libavif and libheif, so every path uses the machine alike."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def rows_of(

@@ -30,8 +30,8 @@ from av.video.reformatter import Interpolation, VideoReformatter
 from av.video.stream import VideoStream
 from PIL import Image
 
-from thumbnailer.render._avframes import FULL_RANGE, LIMITED_RANGE, decoder_threads, rows_of
-from thumbnailer.render._decode import PillowSource, PixelBudget
+from thumbnailer.render._avframes import FULL_RANGE, LIMITED_RANGE, rows_of
+from thumbnailer.render._decode import PillowSource, PixelBudget, decoder_threads
 from thumbnailer.render._geometry import whole_factor
 from thumbnailer.render._isobmff import read_items
 from thumbnailer.render._pixels import reduce_buffer

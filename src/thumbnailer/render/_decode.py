@@ -6,6 +6,7 @@ only when such an input arrives (their libraries are large and slow to import).
 
 from __future__ import annotations
 
+import os
 import threading
 import warnings
 from collections.abc import Callable
@@ -28,7 +29,14 @@ from thumbnailer.errors import TooLarge
 from thumbnailer.render._deadline import Deadline
 from thumbnailer.render._sniff import Kind
 
-__all__ = ["PixelBudget", "Source", "open_source", "orientation_from_exif", "read_orientation"]
+__all__ = [
+    "PixelBudget",
+    "Source",
+    "decoder_threads",
+    "open_source",
+    "orientation_from_exif",
+    "read_orientation",
+]
 
 _PIL_FORMATS = {
     Kind.JPEG: "JPEG",
@@ -82,6 +90,13 @@ class Source(Protocol):
     def close(self) -> None:
         """Release the decoder."""
         ...
+
+
+def decoder_threads() -> int:
+    """The thread count Pillow gives libavif and libheif, so every path uses the machine alike."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def read_orientation(image: Image.Image) -> int:

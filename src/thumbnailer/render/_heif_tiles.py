@@ -29,8 +29,9 @@ from av.video.frame import VideoFrame
 from av.video.reformatter import Interpolation, VideoReformatter
 from PIL import Image
 
-from thumbnailer.render._avframes import FULL_RANGE, LIMITED_RANGE, decoder_threads, rows_of
+from thumbnailer.render._avframes import FULL_RANGE, LIMITED_RANGE, rows_of
 from thumbnailer.render._deadline import Deadline
+from thumbnailer.render._decode import decoder_threads
 from thumbnailer.render._geometry import whole_factor
 from thumbnailer.render._isobmff import Grid, Items, LayoutError, read_grid, read_items
 

@@ -205,3 +205,20 @@ def test_random_damage_is_classified_on_both_libwebp_paths(
             outcomes.add(exc.kind)
     assert decoded_sizes  # libwebp, not a fallback, saw these files
     assert "corrupt" in outcomes
+
+
+@pytest.mark.parametrize("alpha", [False, True], ids=["opaque", "alpha"])
+def test_libwebps_worker_thread_changes_no_byte(
+    alpha: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    codec = _libwebp.load()
+    assert codec is not None
+    image = samples.photo(1200, 800, seed=6)
+    if alpha:
+        image.putalpha(Image.linear_gradient("L").resize(image.size))
+    data = encode(image, "WEBP", quality=80)
+    outputs = set()
+    for threads in (False, True):
+        monkeypatch.setattr(codec, "threads", threads)
+        outputs.add(render(data)[0].data)
+    assert len(outputs) == 1
