@@ -17,7 +17,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import mmap
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -181,9 +181,6 @@ class Libwebp:
         config = _Config()
         if not self._init_config(ctypes.byref(config), _ABI_VERSION):
             raise OSError("this libwebp has another decoder ABI")
-        # A second thread filters and outputs the rows while the first decodes the next ones
-        # (as libvips lets libwebp do): about a third off the time of a picture with alpha.
-        config.options.use_threads = int(self.threads)
         return config
 
     def decode(self, data: bytes, features: Features, size: tuple[int, int]) -> bytearray:
@@ -193,6 +190,11 @@ class Libwebp:
         (colour weighted by alpha) as the rows are decoded.
         """
         config = self._config()
+        # A second thread filters and outputs the rows while the first decodes the next ones
+        # (libvips lets libwebp do the same); WebPDecode waits for it before returning. The
+        # incremental decoder below does not wait when it runs out of data, so rows it
+        # reports could still be in flight there: it keeps to one thread.
+        config.options.use_threads = int(self.threads)
         width, height = size
         channels = 4 if features.has_alpha else 3
         pixels = bytearray(width * height * channels)
@@ -217,9 +219,13 @@ class Libwebp:
 
         After each step, yields the planes with :attr:`Planes.ready` telling how many rows
         are decoded so far. The caller releases rows it has used (:meth:`Planes.release`),
-        so only the rows between two steps need be in memory.
+        so only the rows decoded from one step of the file need be in memory, besides
+        libwebp's own full-size alpha plane (one byte per pixel).
         """
-        planes = Planes(features.width, features.height)
+        try:
+            planes = Planes(features.width, features.height)
+        except OSError as exc:  # the mappings themselves could not be made
+            raise TooLarge("the WebP image needs more memory than is available") from exc
         config = self._config()  # the decoder keeps pointers into it: alive until deleted
         config.output.colorspace = _MODE_YUVA
         config.output.is_external_memory = 1  # libwebp writes straight into the planes
@@ -327,17 +333,22 @@ def _check(status: int) -> None:
     raise CorruptImage(message)
 
 
-def _candidates() -> list[str]:
+def _candidates() -> Iterator[str]:
     """Where libwebp may be, best first: Pillow's own copy (the one its plugin uses)."""
     import PIL
+    from PIL import WebPImagePlugin  # noqa: F401  (loads Pillow's libwebp, if it has one)
 
     package = Path(PIL.__file__).parent
-    bundled = [
-        *sorted((package.parent / "pillow.libs").glob("libwebp-*.so*")),  # manylinux wheels
-        *sorted((package / ".dylibs").glob("libwebp.*dylib")),  # macOS wheels
-    ]
-    # Otherwise the system's, which Pillow built from source links to.
-    return [str(path) for path in bundled] + ["libwebp.so.7", "libwebp.7.dylib"]
+    yield from map(str, sorted((package.parent / "pillow.libs").glob("libwebp-*.so*")))
+    yield from map(str, sorted((package / ".dylibs").glob("libwebp.*dylib")))  # macOS wheels
+    # A Pillow built from source links to a libwebp by its soname; that one is loaded now,
+    # and the dynamic loader hands it back for the same name, wherever it lives.
+    yield from ("libwebp.so.7", "libwebp.7.dylib")
+    import ctypes.util
+
+    found = ctypes.util.find_library("webp")  # runs ldconfig: only when all else failed
+    if found:
+        yield found
 
 
 @functools.cache

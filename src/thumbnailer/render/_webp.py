@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from contextlib import closing
 
-from PIL import Image
+from PIL import Image, ImageMath
 
 from thumbnailer.render._deadline import Deadline
 from thumbnailer.render._decode import PixelBudget, orientation_from_exif
@@ -24,14 +24,20 @@ from thumbnailer.render._sniff import Kind
 __all__ = ["WebpSource", "open_still_webp"]
 
 _MARGIN = 1.5  # decoded size over the largest thumbnail's, where libwebp shrinks
-_STEP = 256 * 1024  # bytes of the file read between two strips of rows (lossy with alpha)
+# Lossy with alpha: the file is read in about this many steps (so that only that share of
+# the rows is decoded at once), each at least 16 KiB.
+_STEPS = 64
+_MIN_STEP = 16 * 1024
 _STRIP_PIXELS = 1 << 18  # full-size pixels shrunk at a time (about 2 MiB of work space)
-# libwebp's own conversion (BT.601, limited range, its fixed-point constants), as an affine
-# map of (Y, U, V) for Image.convert(): (R, G, B) = matrix x (Y, U, V, 1).
+_MAX_CHUNKS = 64  # a real file has a handful before its EXIF chunk
+# libwebp's own conversion (BT.601, limited range, its fixed-point constants in src/dsp/
+# yuv.h), as an affine map of (Y, U, V) for Image.convert(): (R, G, B) = matrix x (Y, U, V, 1).
+# libwebp's offsets already hold the rounding half, which Image.convert() adds again: taken
+# out (32 / 64) here.
 _YUV_TO_RGB = (
-    *(19077 / 16384, 0.0, 26149 / 16384, -14234 / 64),
-    *(19077 / 16384, -6419 / 16384, -13320 / 16384, 8708 / 64),
-    *(19077 / 16384, 33050 / 16384, 0.0, -17685 / 64),
+    *(19077 / 16384, 0.0, 26149 / 16384, (-14234 - 32) / 64),
+    *(19077 / 16384, -6419 / 16384, -13320 / 16384, (8708 - 32) / 64),
+    *(19077 / 16384, 33050 / 16384, 0.0, (-17685 - 32) / 64),
 )
 
 
@@ -115,7 +121,8 @@ class WebpSource:
         result = Image.new("RGBA", (-(-width // factor), -(-height // factor)))
         strip_rows = max(1, _STRIP_PIXELS // (width * factor)) * factor
         done = 0
-        decoding = self._codec.decode_rows(self.data, self._features, _STEP)
+        step = max(_MIN_STEP, len(self.data) // _STEPS)
+        decoding = self._codec.decode_rows(self.data, self._features, step)
         with closing(decoding):  # the decoder and its planes go even when a strip fails
             for planes in decoding:
                 while planes.ready - done >= strip_rows or (
@@ -141,46 +148,65 @@ def _premultiplied_shrink(planes: Planes, top: int, count: int, factor: int) -> 
     ``factor`` is even, so that each box holds whole 2x2 chroma blocks. The average is
     weighted by alpha (premultiplied, as Pillow's ``reduce()`` does for RGBA) in YUV:
     conversion to RGB is affine, so averaging first and converting the few averages gives
-    the colours that converting every pixel first would, apart from rounding and the
-    clipping of out-of-gamut values, for a fraction of the work.
+    the colours that converting every pixel first would, apart from rounding, the clipping
+    of out-of-gamut values and libwebp's smoother chroma upsampling, for a fraction of the
+    work.
     """
     luma, blue, red, alpha = planes.rows(top, count)
     full, half = (planes.width, count), (planes.chroma_width, (count + 1) // 2)
     a = Image.frombytes("L", full, alpha)
     a_half = a.reduce(2)  # the mean alpha of the 2x2 block each chroma sample stands for
-    weighted = [
-        _times_alpha(Image.frombytes("L", size, plane), weight).reduce(step)
-        for plane, size, weight, step in (
-            (luma, full, a, factor),
-            (blue, half, a_half, factor // 2),
-            (red, half, a_half, factor // 2),
-        )
-    ]
-    premultiplied = Image.merge("RGBa", [*weighted, a.reduce(factor)])
-    y, u, v, mean_alpha = premultiplied.convert("RGBA").split()  # divided by alpha again
+    [y] = _weighted_means([Image.frombytes("L", full, luma)], a, factor)
+    # Chroma is divided by its own weights: where an odd side leaves a partial box, its
+    # last chroma sample stands for fewer pixels than the others.
+    chroma = [Image.frombytes("L", half, plane) for plane in (blue, red)]
+    u, v = _weighted_means(chroma, a_half, factor // 2)
     rgb = Image.merge("RGB", [y, u, v]).convert("RGB", _YUV_TO_RGB)
-    rgb.putalpha(mean_alpha)
+    rgb.putalpha(a.reduce(factor))
     return rgb
 
 
-def _times_alpha(plane: Image.Image, alpha: Image.Image) -> Image.Image:
-    """Each sample times its alpha (over black, alpha as the mask: rounded, not truncated)."""
-    return Image.composite(plane, Image.new("L", plane.size), alpha)
+def _weighted_means(
+    planes: list[Image.Image], alpha: Image.Image, factor: int
+) -> list[Image.Image]:
+    """Each of ``planes`` box-shrunk by ``factor``, every sample weighted by its ``alpha``.
+
+    Sums are kept in 32 bits: premultiplied 8-bit samples (Pillow's RGBa) lose precision
+    where alpha is low, and the conversion to RGB multiplies that error by up to 2.
+    """
+    weight = alpha.convert("I")
+    weights = ImageMath.lambda_eval(lambda v: v["w"] * 256, w=weight).reduce(factor)
+    means = []
+    for plane in planes:
+        totals = ImageMath.lambda_eval(lambda v: v["p"] * v["w"], p=plane, w=weight)
+        mean = ImageMath.lambda_eval(
+            lambda v: (v["t"] * 256 + v["n"] / 2) / v["n"], t=totals.reduce(factor), n=weights
+        )
+        means.append(mean.convert("L"))  # 0 where nothing is visible
+    return means
 
 
 def _metadata_chunks(data: bytes) -> dict[bytes, bytes]:
-    """The ICCP and EXIF chunks of a RIFF WebP file (the first of each; others skipped).
+    """The ICCP and EXIF chunks of a RIFF WebP file, when its VP8X header announces them.
 
-    Walks the chunk headers only, so the image data is never copied; a damaged chunk list
-    just ends the walk (libwebp has already accepted the picture's own chunks).
+    Walks the chunk headers only, so the image data is never copied, and stops once it has
+    what was announced, or after a bounded number of chunks; a damaged chunk list just ends
+    the walk (libwebp has already accepted the picture's own chunks).
     """
+    if data[12:16] != b"VP8X" or len(data) < 21:
+        return {}  # the simple formats carry no metadata
+    flags = data[20]
+    wanted = {name for name, bit in ((b"ICCP", 0x20), (b"EXIF", 0x08)) if flags & bit}
     found: dict[bytes, bytes] = {}
     end = min(len(data), 8 + int.from_bytes(data[4:8], "little"))
     position = 12
-    while position + 8 <= end:
+    for _ in range(_MAX_CHUNKS):
+        if not wanted or position + 8 > end:
+            break
         fourcc = data[position : position + 4]
         length = int.from_bytes(data[position + 4 : position + 8], "little")
-        if fourcc in (b"ICCP", b"EXIF") and fourcc not in found:
+        if fourcc in wanted:
             found[fourcc] = data[position + 8 : min(end, position + 8 + length)]
+            wanted.discard(fourcc)
         position += 8 + length + (length & 1)
     return found
