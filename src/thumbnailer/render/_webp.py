@@ -28,7 +28,7 @@ _MARGIN = 1.5  # decoded size over the largest thumbnail's, where libwebp shrink
 # the rows is decoded at once), each at least 16 KiB.
 _STEPS = 64
 _MIN_STEP = 16 * 1024
-_STRIP_PIXELS = 1 << 18  # full-size pixels shrunk at a time (about 2 MiB of work space)
+_STRIP_PIXELS = 1 << 18  # full-size pixels shrunk at a time (a few MiB of 32-bit sums)
 _MAX_CHUNKS = 64  # a real file has a handful before its EXIF chunk
 # libwebp's own conversion (BT.601, limited range, its fixed-point constants in src/dsp/
 # yuv.h), as an affine map of (Y, U, V) for Image.convert(): (R, G, B) = matrix x (Y, U, V, 1).
