@@ -17,13 +17,13 @@ from __future__ import annotations
 import ctypes
 import functools
 import mmap
-from collections.abc import Generator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from thumbnailer.errors import CorruptImage, TooLarge, UnsupportedFormat
 
-__all__ = ["Features", "Libwebp", "Planes", "load"]
+__all__ = ["Features", "IncrementalDecode", "Libwebp", "Planes", "load"]
 
 _ABI_VERSION = 0x0209  # WEBP_DECODER_ABI_VERSION of the layout below; only its major byte counts
 _MODE_RGB = 0  # WEBP_CSP_MODE
@@ -214,44 +214,63 @@ class Libwebp:
             self._free(ctypes.byref(output))  # nothing of ours: only what libwebp allocated
         return pixels
 
-    def decode_rows(self, data: bytes, features: Features, step: int) -> Generator[Planes]:
-        """Decode the full-size YUVA planes of ``data``, reading ``step`` bytes at a time.
+    def incremental(self, data: bytes, features: Features) -> IncrementalDecode:
+        """A decode of ``data``'s full-size YUVA planes that reads the file a step at a time."""
+        return IncrementalDecode(self, data, features)
 
-        After each step, yields the planes with :attr:`Planes.ready` telling how many rows
-        are decoded so far. The caller releases rows it has used (:meth:`Planes.release`),
-        so only the rows decoded from one step of the file need be in memory, besides
-        libwebp's own full-size alpha plane (one byte per pixel).
-        """
+
+class IncrementalDecode:
+    """libwebp's incremental decoder writing full-size Y, U, V and alpha planes.
+
+    Each :meth:`advance` reads more of the file and decodes what it can; the caller releases
+    the rows it has used (:meth:`Planes.release`), so only the rows decoded from a few steps
+    need be in memory, besides libwebp's own full-size alpha plane (a byte per pixel). Use
+    it as a context manager: leaving frees the decoder and the planes.
+    """
+
+    def __init__(self, codec: Libwebp, data: bytes, features: Features) -> None:
+        self._codec, self._data = codec, data
         try:
-            planes = Planes(features.width, features.height)
+            self.planes = Planes(features.width, features.height)
         except OSError as exc:  # the mappings themselves could not be made
             raise TooLarge("the WebP image needs more memory than is available") from exc
-        config = self._config()  # the decoder keeps pointers into it: alive until deleted
-        config.output.colorspace = _MODE_YUVA
-        config.output.is_external_memory = 1  # libwebp writes straight into the planes
-        anchors = planes.describe(config.output.u.YUVA)
-        decoder = self._new_incremental(None, 0, ctypes.byref(config))
-        if not decoder:
-            planes.close(anchors)
+        self._config = codec._config()  # the decoder keeps pointers into it: alive with it
+        self._config.output.colorspace = _MODE_YUVA
+        self._config.output.is_external_memory = 1  # libwebp writes straight into the planes
+        self._anchors = self.planes.describe(self._config.output.u.YUVA)
+        self._decoder = codec._new_incremental(None, 0, ctypes.byref(self._config))
+        if not self._decoder:
+            self.close()
             raise TooLarge("the WebP image needs more memory than is available")
+        self._fed = 0
+
+    def __enter__(self) -> IncrementalDecode:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def advance(self, step: int) -> int:
+        """Read ``step`` more bytes of the file; how many rows are decoded now (all: done)."""
+        if self._fed == len(self._data):
+            _check(_NOT_ENOUGH_DATA)  # the file ended before the picture did
+        self._fed = min(len(self._data), self._fed + step)
+        # Same buffer, longer each time: libwebp reads it in place, without copying.
+        status = self._codec._update(self._decoder, self._data, self._fed)
+        if status == 0:
+            return self.planes.height
+        if status != _SUSPENDED:
+            _check(status)
         area = [ctypes.c_int(0) for _ in range(4)]  # left, top, width, height decoded
-        try:
-            fed = 0
-            status = _SUSPENDED
-            while status == _SUSPENDED:
-                if fed == len(data):
-                    _check(_NOT_ENOUGH_DATA)  # the file ended before the picture did
-                fed = min(len(data), fed + step)
-                # Same buffer, longer each time: libwebp reads it in place, without copying.
-                status = self._update(decoder, data, fed)
-                if status not in (0, _SUSPENDED):
-                    _check(status)
-                self._decoded_area(decoder, *[ctypes.byref(value) for value in area])
-                planes.ready = area[3].value if status == _SUSPENDED else planes.height
-                yield planes
-        finally:
-            self._delete_incremental(decoder)
-            planes.close(anchors)
+        self._codec._decoded_area(self._decoder, *[ctypes.byref(value) for value in area])
+        return area[3].value
+
+    def close(self) -> None:
+        """Free the decoder, then the planes it wrote to."""
+        if self._decoder:
+            self._codec._delete_incremental(self._decoder)
+            self._decoder = None
+        self.planes.close(self._anchors)
 
 
 class Planes:
@@ -264,7 +283,6 @@ class Planes:
     def __init__(self, width: int, height: int) -> None:
         self.width, self.height = width, height
         self.chroma_width, self.chroma_height = (width + 1) // 2, (height + 1) // 2
-        self.ready = 0  # rows decoded so far
         chroma = self.chroma_width * self.chroma_height
         self.y, self.u, self.v, self.a = (
             _anonymous(size) for size in (width * height, chroma, chroma, width * height)

@@ -11,14 +11,16 @@ the other paths, which show their first frame.
 from __future__ import annotations
 
 import math
-from contextlib import closing
+import queue
+import threading
+from collections.abc import Iterator
 
 from PIL import Image, ImageMath
 
 from thumbnailer.render._deadline import Deadline
 from thumbnailer.render._decode import PixelBudget, orientation_from_exif
 from thumbnailer.render._geometry import SHRINK_MARGIN, whole_factor
-from thumbnailer.render._libwebp import Features, Libwebp, Planes
+from thumbnailer.render._libwebp import Features, IncrementalDecode, Libwebp, Planes
 from thumbnailer.render._sniff import Kind
 
 __all__ = ["WebpSource", "open_still_webp"]
@@ -116,19 +118,26 @@ class WebpSource:
         return image
 
     def _reduced_while_decoding(self, factor: int) -> Image.Image:
-        """The picture box-shrunk by ``factor``, only a few full-size rows ever in memory."""
+        """The picture box-shrunk by ``factor``, only a few full-size rows ever in memory.
+
+        libwebp decodes on a thread of its own while this one shrinks the rows it has
+        finished: the two overlap on a machine with two cores.
+        """
         width, height = self.size
         result = Image.new("RGBA", (-(-width // factor), -(-height // factor)))
         strip_rows = max(1, _STRIP_PIXELS // (width * factor)) * factor
         done = 0
         step = max(_MIN_STEP, len(self.data) // _STEPS)
-        decoding = self._codec.decode_rows(self.data, self._features, step)
-        with closing(decoding):  # the decoder and its planes go even when a strip fails
-            for planes in decoding:
-                while planes.ready - done >= strip_rows or (
-                    planes.ready == height and done < height
-                ):
-                    count = min(strip_rows, planes.ready - done)
+        # Leaving the block stops the decoding thread first, then frees the decoder and its
+        # planes, on this thread, whether the rows were all shrunk or something failed.
+        with (
+            self._codec.incremental(self.data, self._features) as decoder,
+            _DecodingAhead(decoder, step) as steps,
+        ):
+            planes = decoder.planes
+            for ready in steps:
+                while ready - done >= strip_rows or (ready == height and done < height):
+                    count = min(strip_rows, ready - done)
                     strip = _premultiplied_shrink(planes, done, count, factor)
                     result.paste(strip, (0, done // factor))
                     done += count
@@ -140,6 +149,62 @@ class WebpSource:
 
     def close(self) -> None:
         return None
+
+
+class _DecodingAhead:
+    """The steps of an incremental decode, run on a thread of their own, a few ahead.
+
+    Iterating yields how many rows are decoded after each step, until all are; an error of
+    the decoder is raised here. The queue between the threads orders the decoder's writes
+    before the reads of the rows it reports, and bounds how many rows wait unshrunk.
+    Leaving stops the thread (after the step it is in); the decoder is the owner's to free.
+    """
+
+    def __init__(self, decoder: IncrementalDecode, step: int) -> None:
+        self._decoder = decoder
+        self._step = step
+        self._rows: queue.Queue[int | BaseException] = queue.Queue(maxsize=2)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="webp-decode", daemon=True)
+
+    def __enter__(self) -> _DecodingAhead:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def __iter__(self) -> Iterator[int]:
+        height = self._decoder.planes.height
+        while True:
+            ready = self._rows.get()
+            if isinstance(ready, BaseException):
+                raise ready
+            yield ready
+            if ready >= height:
+                return
+
+    def _run(self) -> None:
+        height = self._decoder.planes.height
+        try:
+            ready = 0
+            while ready < height:
+                ready = self._decoder.advance(self._step)
+                if not self._put(ready):
+                    return
+        except BaseException as exc:  # handed to the owner's thread, which raises it
+            self._put(exc)
+
+    def _put(self, item: int | BaseException) -> bool:
+        """Queue ``item`` unless the owner has stopped listening; whether it was queued."""
+        while not self._stop.is_set():
+            try:
+                self._rows.put(item, timeout=0.05)
+            except queue.Full:
+                continue
+            return True
+        return False
 
 
 def _premultiplied_shrink(planes: Planes, top: int, count: int, factor: int) -> Image.Image:

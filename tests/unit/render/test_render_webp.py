@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -154,32 +155,22 @@ class _ExpiresAfter(Deadline):
 
 
 def test_a_lossy_webp_with_alpha_is_decoded_in_steps_within_the_time_budget(
-    monkeypatch: pytest.MonkeyPatch,
+    planes_closed: list[bool],
 ) -> None:
     codec = _libwebp.load()
     assert codec is not None
-    image = samples.photo(1600, 1200, seed=3)
-    image.putalpha(Image.linear_gradient("L").resize(image.size))
-    data = encode(image, "WEBP", quality=80)
+    data = _lossy_with_alpha()
     assert len(data) > 3 * _webp._MIN_STEP  # read in several steps
-    closed: list[bool] = []
-    real_close = _libwebp.Planes.close
-
-    def spy(self: _libwebp.Planes, anchors: Any) -> None:
-        real_close(self, anchors)
-        closed.append(all(plane.closed for plane in (self.y, self.u, self.v, self.a)))
-
-    monkeypatch.setattr(_libwebp.Planes, "close", spy)
     source = _webp.open_still_webp(data, PixelBudget(10**8), codec, _ExpiresAfter(2))
     assert source is not None
     with pytest.raises(RenderTimeout, match="decoding the WebP image"):
         source.decode((256, 192))
-    assert closed == [True]  # the decoder's memory is gone with the error
+    assert planes_closed == [True]  # the decoder's memory is gone with the error
     # With time enough, the same file decodes: box-shrunk by an even factor, 6 here.
     source = _webp.open_still_webp(data, PixelBudget(10**8), codec, _ExpiresAfter(100))
     assert source is not None
     assert source.decode((256, 192)).size == (267, 200)
-    assert closed == [True, True]
+    assert planes_closed == [True, True]
 
 
 @pytest.mark.parametrize("alpha", [False, True], ids=["scaled", "in-steps"])
@@ -256,3 +247,48 @@ def test_one_colour_under_any_alpha_shrinks_to_that_colour(target: tuple[int, in
     assert all(
         max(abs(c - e) for c, e in zip(p, (200, 60, 30), strict=False)) <= 3 for p in visible
     )
+
+
+def _lossy_with_alpha(width: int = 1600, height: int = 1200) -> bytes:
+    image = samples.photo(width, height, seed=3)
+    image.putalpha(Image.linear_gradient("L").resize(image.size))
+    return encode(image, "WEBP", quality=80)
+
+
+@pytest.fixture
+def planes_closed(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """For each decode in steps: whether all its planes were unmapped when it ended."""
+    closed: list[bool] = []
+    real = _libwebp.Planes.close
+
+    def spy(self: _libwebp.Planes, anchors: Any) -> None:
+        real(self, anchors)
+        closed.append(all(plane.closed for plane in (self.y, self.u, self.v, self.a)))
+
+    monkeypatch.setattr(_libwebp.Planes, "close", spy)
+    return closed
+
+
+def test_a_decoding_error_on_the_decoder_thread_reaches_the_caller(
+    planes_closed: list[bool],
+) -> None:
+    data = _lossy_with_alpha()
+    threads = threading.active_count()
+    with pytest.raises(CorruptImage, match="truncated"):
+        render(data[: len(data) * 3 // 4])
+    assert planes_closed == [True]
+    assert threading.active_count() == threads  # the decoder's thread has ended
+
+
+def test_a_failing_shrink_stops_the_decoder_thread(
+    planes_closed: list[bool], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: Any) -> Image.Image:
+        raise MemoryError
+
+    monkeypatch.setattr(_webp, "_premultiplied_shrink", broken)
+    threads = threading.active_count()
+    with pytest.raises(TooLarge):  # the engine reports running out of memory as too_large
+        render(_lossy_with_alpha())
+    assert planes_closed == [True]
+    assert threading.active_count() == threads
