@@ -186,8 +186,9 @@ class Libwebp:
     def decode(self, data: bytes, features: Features, size: tuple[int, int]) -> bytearray:
         """The still image of ``data`` as RGB (RGBA with alpha) bytes, ``size`` pixels large.
 
-        When ``size`` is smaller than the picture, libwebp's rescaler averages exact areas
-        (colour weighted by alpha) as the rows are decoded.
+        When ``size`` is smaller than the picture, libwebp's rescaler averages exact areas as
+        the rows are decoded; it weights colour by alpha in a lossless picture only, so a
+        lossy picture with alpha is not for scaling here.
         """
         config = self._config()
         # A second thread filters and outputs the rows while the first decodes the next ones
