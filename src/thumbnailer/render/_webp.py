@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from PIL import Image, ImageMath
 
 from thumbnailer.render._deadline import Deadline
-from thumbnailer.render._decode import PixelBudget, orientation_from_exif
+from thumbnailer.render._decode import PixelBudget, decoder_threads, orientation_from_exif
 from thumbnailer.render._geometry import SHRINK_MARGIN, whole_factor
 from thumbnailer.render._libwebp import Features, IncrementalDecode, Libwebp, Planes
 from thumbnailer.render._sniff import Kind
@@ -132,7 +132,7 @@ class WebpSource:
         # planes, on this thread, whether the rows were all shrunk or something failed.
         with (
             self._codec.incremental(self.data, self._features) as decoder,
-            _DecodingAhead(decoder, step) as steps,
+            _DecodingAhead(decoder, step, threaded=decoder_threads() > 1) as steps,
         ):
             planes = decoder.planes
             for ready in steps:
@@ -156,33 +156,51 @@ class _DecodingAhead:
 
     Iterating yields how many rows are decoded after each step, until all are; an error of
     the decoder is raised here. The queue between the threads orders the decoder's writes
-    before the reads of the rows it reports, and bounds how many rows wait unshrunk.
-    Leaving stops the thread (after the step it is in); the decoder is the owner's to free.
+    before the reads of the rows it reports, and bounds how many rows wait unshrunk. With
+    one core (or no thread to be had) the steps run on the iterating thread instead.
+
+    Leaving waits until no step is running and none can start, whatever interrupts the
+    wait: only then may the owner free the decoder.
     """
 
-    def __init__(self, decoder: IncrementalDecode, step: int) -> None:
+    def __init__(self, decoder: IncrementalDecode, step: int, threaded: bool) -> None:
         self._decoder = decoder
         self._step = step
         self._rows: queue.Queue[int | BaseException] = queue.Queue(maxsize=2)
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="webp-decode", daemon=True)
+        self._busy = threading.Lock()  # held by the thread for each step
+        self._thread: threading.Thread | None = None
+        if threaded:
+            self._thread = threading.Thread(target=self._run, name="webp-decode", daemon=True)
 
     def __enter__(self) -> _DecodingAhead:
-        self._thread.start()
+        if self._thread is not None:
+            try:
+                self._thread.start()
+            except RuntimeError:  # no new thread to be had: decode on this one
+                self._thread = None
+            except BaseException:
+                self._finish()
+                raise
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self._stop.set()
-        self._thread.join()
+        self._finish()
 
     def __iter__(self) -> Iterator[int]:
         height = self._decoder.planes.height
+        if self._thread is None:
+            ready = 0
+            while ready < height:
+                ready = self._decoder.advance(self._step)
+                yield ready
+            return
         while True:
-            ready = self._rows.get()
-            if isinstance(ready, BaseException):
-                raise ready
-            yield ready
-            if ready >= height:
+            ready_or_error = self._rows.get()
+            if isinstance(ready_or_error, BaseException):
+                raise ready_or_error
+            yield ready_or_error
+            if ready_or_error >= height:
                 return
 
     def _run(self) -> None:
@@ -190,7 +208,10 @@ class _DecodingAhead:
         try:
             ready = 0
             while ready < height:
-                ready = self._decoder.advance(self._step)
+                with self._busy:
+                    if self._stop.is_set():
+                        return
+                    ready = self._decoder.advance(self._step)
                 if not self._put(ready):
                     return
         except BaseException as exc:  # handed to the owner's thread, which raises it
@@ -206,6 +227,25 @@ class _DecodingAhead:
             return True
         return False
 
+    def _finish(self) -> None:
+        """Stop the thread: no step running, none to come; then let it end."""
+        self._stop.set()
+        interrupted: BaseException | None = None
+        while True:  # a signal may interrupt the wait, never cut it short
+            try:
+                with self._busy:
+                    break
+            except BaseException as exc:
+                interrupted = exc
+        if self._thread is not None and self._thread.ident is not None:
+            while self._thread.is_alive():
+                try:
+                    self._thread.join()
+                except BaseException as exc:
+                    interrupted = exc
+        if interrupted is not None:
+            raise interrupted
+
 
 def _premultiplied_shrink(planes: Planes, top: int, count: int, factor: int) -> Image.Image:
     """Rows ``top`` to ``top + count`` of the decoded planes, box-shrunk by ``factor``, RGBA.
@@ -220,10 +260,11 @@ def _premultiplied_shrink(planes: Planes, top: int, count: int, factor: int) -> 
     luma, blue, red, alpha = planes.rows(top, count)
     full, half = (planes.width, count), (planes.chroma_width, (count + 1) // 2)
     a = Image.frombytes("L", full, alpha)
-    a_half = a.reduce(2)  # the mean alpha of the 2x2 block each chroma sample stands for
+    # Each chroma sample stands for a 2x2 block; at an odd edge, for fewer pixels, which the
+    # zeros padding the block to 2x2 weigh in: its weight is its pixels' alpha sum, over 4.
+    a_half = a.crop((0, 0, full[0] + full[0] % 2, count + count % 2)).reduce(2)
     [y] = _weighted_means([Image.frombytes("L", full, luma)], a, factor)
-    # Chroma is divided by its own weights: where an odd side leaves a partial box, its
-    # last chroma sample stands for fewer pixels than the others.
+    # Chroma is divided by its own weights, the sum of its blocks' alpha.
     chroma = [Image.frombytes("L", half, plane) for plane in (blue, red)]
     u, v = _weighted_means(chroma, a_half, factor // 2)
     rgb = Image.merge("RGB", [y, u, v]).convert("RGB", _YUV_TO_RGB)

@@ -255,17 +255,21 @@ def _lossy_with_alpha(width: int = 1600, height: int = 1200) -> bytes:
     return encode(image, "WEBP", quality=80)
 
 
+def _decoding_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "webp-decode" and t.is_alive()]
+
+
 @pytest.fixture
 def planes_closed(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
-    """For each decode in steps: whether all its planes were unmapped when it ended."""
+    """For each decode in steps: whether no decoding thread was running when it was freed."""
     closed: list[bool] = []
-    real = _libwebp.Planes.close
+    real = _libwebp.IncrementalDecode.close
 
-    def spy(self: _libwebp.Planes, anchors: Any) -> None:
-        real(self, anchors)
-        closed.append(all(plane.closed for plane in (self.y, self.u, self.v, self.a)))
+    def spy(self: _libwebp.IncrementalDecode) -> None:
+        closed.append(not _decoding_threads())
+        real(self)
 
-    monkeypatch.setattr(_libwebp.Planes, "close", spy)
+    monkeypatch.setattr(_libwebp.IncrementalDecode, "close", spy)
     return closed
 
 
@@ -273,11 +277,10 @@ def test_a_decoding_error_on_the_decoder_thread_reaches_the_caller(
     planes_closed: list[bool],
 ) -> None:
     data = _lossy_with_alpha()
-    threads = threading.active_count()
     with pytest.raises(CorruptImage, match="truncated"):
         render(data[: len(data) * 3 // 4])
     assert planes_closed == [True]
-    assert threading.active_count() == threads  # the decoder's thread has ended
+    assert not _decoding_threads()
 
 
 def test_a_failing_shrink_stops_the_decoder_thread(
@@ -287,8 +290,25 @@ def test_a_failing_shrink_stops_the_decoder_thread(
         raise MemoryError
 
     monkeypatch.setattr(_webp, "_premultiplied_shrink", broken)
-    threads = threading.active_count()
     with pytest.raises(TooLarge):  # the engine reports running out of memory as too_large
         render(_lossy_with_alpha())
     assert planes_closed == [True]
-    assert threading.active_count() == threads
+    assert not _decoding_threads()
+
+
+def test_a_chroma_sample_at_an_odd_edge_weighs_for_the_pixels_it_covers() -> None:
+    # 7x4 picture, a 4x4 box and a 3x4 one: luma and alpha flat, chroma U 128 except its
+    # last column, which stands for the picture's last pixel column alone.
+    planes = _libwebp.Planes(7, 4)
+    try:
+        planes.y[:] = bytes([128]) * 28
+        planes.a[:] = bytes([255]) * 28
+        planes.u[:] = bytes([128, 128, 128, 255]) * 2
+        planes.v[:] = bytes([128]) * 8
+        shrunk = _webp._premultiplied_shrink(planes, 0, 4, 4)
+    finally:
+        planes.close([])
+    # In the 3-column box two columns have U 128 and one 255: the mean is 170.3, not 191.5.
+    expected_blue = round(19077 / 16384 * 128 + 33050 / 16384 * (128 * 2 + 255) / 3 - 17717 / 64)
+    assert abs(shrunk.getpixel((1, 0))[2] - expected_blue) <= 1
+    assert shrunk.getpixel((0, 0))[:3] == shrunk.getpixel((0, 0))[:1] * 3  # grey box
