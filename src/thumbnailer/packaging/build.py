@@ -52,7 +52,7 @@ WITHOUT_EXTRA = {
         "decode (up to 470 MiB at 50 MP): raise memory_size or lower max_input_pixels"
     ),
     "vips": (
-        "PNG decodes through Pillow, about 1.2x the time and 46-54 MiB at 12 MP (the whole "
+        "PNG decodes through Pillow, 1.1-1.3x the time and 46-54 MiB at 12 MP (the whole "
         "image): raise memory_size or lower max_input_pixels"
     ),
 }

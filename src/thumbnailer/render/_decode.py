@@ -217,7 +217,7 @@ def open_source(
     """Open ``data`` with the decoder for ``kind``: header read and limits checked.
 
     ``deadline`` is also checked between the steps of decoders that take several (video,
-    PDF).
+    PDF, HEIC tiles, a lossy WebP with alpha).
     """
     global USE_VIPS, USE_AV, USE_LIBWEBP
     if kind is Kind.WEBP and USE_LIBWEBP is not False:
