@@ -87,7 +87,9 @@ def complete(
         tf.apply(variables=variables, parallelism=20)
         kwargs: dict[str, Any] = server.client_kwargs()
         yield tf.output(), kwargs
-        tf.destroy(variables=variables, parallelism=20)
+        # Well inside the test's own timeout, so that a destroy stuck on a resource fails
+        # with Terraform's last output (which resource it waits on) rather than without it.
+        tf.destroy(variables=variables, parallelism=20, timeout=420)
         s3 = boto3.client("s3", **kwargs)
         assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == []
     finally:

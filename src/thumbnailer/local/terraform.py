@@ -195,7 +195,13 @@ class Terraform:
                 check=False,
             )
         except subprocess.TimeoutExpired as exc:
-            raise TerraformError(f"terraform {args[0]} timed out after {timeout:.0f}s") from exc
+            # What Terraform printed before it was stopped says which resource it waited on.
+            said = exc.stdout or b""
+            text = said.decode(errors="replace") if isinstance(said, bytes) else said
+            raise TerraformError(
+                f"terraform {args[0]} timed out after {timeout:.0f}s in {self.working_dir}; "
+                f"its last output:\n{text.strip()[-_MESSAGE_TAIL:]}"
+            ) from exc
         except OSError as exc:
             raise ConfigError(f"cannot run {self.binary!r}: {exc}") from exc
         if result.returncode != 0:
@@ -241,6 +247,7 @@ class Terraform:
         var_file: Path | None = None,
         variables: Mapping[str, Any] | None = None,
         parallelism: int = 10,
+        timeout: float = 900,
     ) -> None:
         """``terraform destroy -auto-approve`` with the same variables as the apply."""
         self.run(
@@ -250,6 +257,7 @@ class Terraform:
             "-auto-approve",
             f"-parallelism={parallelism}",
             *self._var_args(var_file, variables),
+            timeout=timeout,
         )
 
     def output(self) -> dict[str, Any]:
