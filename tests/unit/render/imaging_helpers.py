@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import struct
+from collections.abc import Callable
 from io import BytesIO
 from typing import Any
 
+import pytest
 from PIL import Image, ImageDraw
 
 from thumbnailer.render.spec import Thumbnail
@@ -16,6 +19,27 @@ def encode(image: Image.Image, fmt: str, **options: Any) -> bytes:
     buffer = BytesIO()
     image.save(buffer, format=fmt, **options)
     return buffer.getvalue()
+
+
+def record_decoded_sizes(
+    monkeypatch: pytest.MonkeyPatch, owner: type, method: str = "decode"
+) -> list[tuple[int, int]]:
+    """Sizes of the images ``owner.method`` returns from now on (``None`` results are skipped).
+
+    Shows what a decoder really decoded: a scaled decode, a preview, or the full picture.
+    """
+    sizes: list[tuple[int, int]] = []
+    real: Callable[..., Image.Image | None] = getattr(owner, method)
+
+    @functools.wraps(real)
+    def recording(self: Any, *args: Any, **kwargs: Any) -> Image.Image | None:
+        image = real(self, *args, **kwargs)
+        if image is not None:
+            sizes.append(image.size)
+        return image
+
+    monkeypatch.setattr(owner, method, recording)
+    return sizes
 
 
 def marked(

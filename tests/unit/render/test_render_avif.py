@@ -18,6 +18,7 @@ from imaging_helpers import (
     encode,
     marked,
     open_thumbnail,
+    record_decoded_sizes,
     rgb_at,
     rgb_profile_swapping_red_and_green,
     with_orientation,
@@ -57,16 +58,7 @@ def decoded_by_pyav(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[int,
     """Force the PyAV path and record the size of every picture it decoded."""
     from thumbnailer.render import _avif
 
-    sizes: list[tuple[int, int]] = []
-    real = _avif.AvifSource._decode_shrunk
-
-    def spy(self: _avif.AvifSource, factor: int) -> Image.Image | None:
-        image = real(self, factor)
-        if image is not None:
-            sizes.append(image.size)
-        return image
-
-    monkeypatch.setattr(_avif.AvifSource, "_decode_shrunk", spy)
+    sizes = record_decoded_sizes(monkeypatch, _avif.AvifSource, "_decode_shrunk")
     monkeypatch.setattr(_decode, "USE_AV", True)
     yield sizes
 

@@ -11,6 +11,7 @@ from imaging_helpers import (
     encode,
     marked,
     open_thumbnail,
+    record_decoded_sizes,
     rgb_at,
     rgb_profile_swapping_red_and_green,
     with_orientation,
@@ -64,15 +65,7 @@ def test_orientation_in_png_webp_tiff_and_avif_is_applied_too() -> None:
 
 
 def test_shrink_on_load_survives_orientation(monkeypatch: pytest.MonkeyPatch) -> None:
-    decoded_sizes: list[tuple[int, int]] = []
-    real_decode = _decode.PillowSource.decode
-
-    def spy(self: _decode.PillowSource, target: tuple[int, int] | None) -> Image.Image:
-        image = real_decode(self, target)
-        decoded_sizes.append(image.size)
-        return image
-
-    monkeypatch.setattr(_decode.PillowSource, "decode", spy)
+    decoded_sizes = record_decoded_sizes(monkeypatch, _decode.PillowSource)
     data = with_orientation(_marked(3000, 2000), 6)  # stored 2000 x 3000
     image = open_thumbnail(render(data)[0])
     assert image.size == (128, 85)
@@ -84,15 +77,7 @@ def test_shrink_on_load_survives_orientation(monkeypatch: pytest.MonkeyPatch) ->
 def test_progressive_and_multi_picture_jpegs_shrink_on_load(
     kind: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    decoded_sizes: list[tuple[int, int]] = []
-    real_decode = _decode.PillowSource.decode
-
-    def spy(self: _decode.PillowSource, target: tuple[int, int] | None) -> Image.Image:
-        image = real_decode(self, target)
-        decoded_sizes.append(image.size)
-        return image
-
-    monkeypatch.setattr(_decode.PillowSource, "decode", spy)
+    decoded_sizes = record_decoded_sizes(monkeypatch, _decode.PillowSource)
     if kind == "progressive":
         data = encode(_marked(3000, 2000), "JPEG", progressive=True)
     else:  # phone cameras store depth maps or previews as extra pictures (MPO)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import struct
 import zlib
 from io import BytesIO
-from typing import Any
 
 import pytest
 from imaging_helpers import (
     encode,
     open_thumbnail,
     png_chunk,
+    record_decoded_sizes,
     rgb_profile_swapping_red_and_green,
 )
 from PIL import Image, ImageChops, ImageDraw, ImageStat
@@ -143,15 +143,7 @@ def test_vips_path_shrinks_while_loading(monkeypatch: pytest.MonkeyPatch) -> Non
     pytest.importorskip("pyvips")
     from thumbnailer.render import _vips
 
-    sizes: list[tuple[int, int]] = []
-    real = _vips.PngSource.decode
-
-    def spy(self: Any, target: tuple[int, int] | None) -> Image.Image:
-        image: Image.Image = real(self, target)
-        sizes.append(image.size)
-        return image
-
-    monkeypatch.setattr(_vips.PngSource, "decode", spy)
+    sizes = record_decoded_sizes(monkeypatch, _vips.PngSource)
     monkeypatch.setattr(_decode, "USE_VIPS", True)
     render(encode(samples.photo(2400, 1600), "PNG"))
     assert len(sizes) == 1 and sizes[0][0] <= 400

@@ -9,7 +9,7 @@ import time
 from io import BytesIO
 
 import pytest
-from imaging_helpers import close, open_thumbnail, rgb_at
+from imaging_helpers import close, open_thumbnail, record_decoded_sizes, rgb_at
 from PIL import Image, ImageChops, ImageDraw, ImageStat
 
 from thumbnailer import (
@@ -111,33 +111,17 @@ def test_heic_uses_a_stored_preview_when_it_is_large_enough(
     heif_file = pillow_heif.from_pillow(Image.new("RGB", (1200, 900), (30, 30, 200)))
     buffer = BytesIO()
     heif_file.save(buffer, quality=80, thumbnails=[320])
-    full_decodes: list[int] = []
-    real = _heif.HeifSource.decode
-
-    def spy(self: _heif.HeifSource, target: tuple[int, int] | None) -> Image.Image:
-        image = real(self, target)
-        full_decodes.append(image.width)
-        return image
-
-    monkeypatch.setattr(_heif.HeifSource, "decode", spy)
+    decoded = record_decoded_sizes(monkeypatch, _heif.HeifSource)
     image = open_thumbnail(render(buffer.getvalue())[0])
     assert image.size == (128, 96)
     assert close(rgb_at(image, (60, 50)), (30, 30, 200), 16)
-    assert full_decodes == [320]  # the preview, not the 1200 px primary image
+    assert decoded == [(320, 240)]  # the preview, not the 1200 px primary image
 
 
 def test_pdf_first_page_renders_at_thumbnail_scale(monkeypatch: pytest.MonkeyPatch) -> None:
     from thumbnailer.render import _pdf
 
-    rendered: list[tuple[int, int]] = []
-    real = _pdf.PdfSource.decode
-
-    def spy(self: _pdf.PdfSource, target: tuple[int, int] | None) -> Image.Image:
-        image = real(self, target)
-        rendered.append(image.size)
-        return image
-
-    monkeypatch.setattr(_pdf.PdfSource, "decode", spy)
+    rendered = record_decoded_sizes(monkeypatch, _pdf.PdfSource)
     thumbnail = render(samples.one_page_pdf())[0]
     image = open_thumbnail(thumbnail)
     assert image.size == (91, 128)  # A6 portrait

@@ -10,7 +10,14 @@ from typing import Any
 
 import pillow_heif
 import pytest
-from imaging_helpers import close, marked, open_thumbnail, rgb_at, with_orientation_steps
+from imaging_helpers import (
+    close,
+    marked,
+    open_thumbnail,
+    record_decoded_sizes,
+    rgb_at,
+    with_orientation_steps,
+)
 from PIL import Image, ImageChops, ImageCms, ImageDraw, ImageStat
 
 from thumbnailer import CorruptImage, RenderTimeout, ThumbnailerError, render
@@ -79,17 +86,7 @@ def _assert_matches_libheif(
 def tile_decodes(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
     """Sizes of the pictures the tile path returned (it returns ``None`` when it declines)."""
     monkeypatch.setattr(_decode, "USE_AV", None)  # decided afresh: PyAV is installed here
-    decoded: list[tuple[int, int]] = []
-    real = _heif_tiles.TileGrid.decode
-
-    def spy(self: _heif_tiles.TileGrid, *args: Any) -> Image.Image | None:
-        image = real(self, *args)
-        if image is not None:
-            decoded.append(image.size)
-        return image
-
-    monkeypatch.setattr(_heif_tiles.TileGrid, "decode", spy)
-    return decoded
+    return record_decoded_sizes(monkeypatch, _heif_tiles.TileGrid)
 
 
 @pytest.mark.parametrize(
