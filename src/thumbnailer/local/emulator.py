@@ -5,7 +5,7 @@ moto's own server) so it can outlive the caller (``detach=True``, for ``thumbnai
 and be stopped later from its state folder (:func:`stop_detached`), or be used as a context
 manager in tests.
 
-Before serving, the child closes two gaps between moto and AWS that the module runs into
+Before serving, the child closes three gaps between moto and AWS that the module runs into
 (:func:`close_moto_gaps`), queues S3's invocations of a function for the local runner instead
 of failing them without Docker (:func:`queue_lambda_invocations`), and removes two costs moto
 pays on every request that grow with the emulator's state rather than with the request
@@ -256,7 +256,7 @@ def speed_up_moto() -> None:
 
 
 def close_moto_gaps() -> None:
-    """Close two gaps between moto 5 and AWS that the module's real Terraform runs into.
+    """Close three gaps between moto 5 and AWS that the module's real Terraform runs into.
 
     * SQS: moto stores a queue's ``RedriveAllowPolicy`` but never returns it, so the AWS
       provider would wait forever for it to read back; it is returned like SQS does.
@@ -265,9 +265,14 @@ def close_moto_gaps() -> None:
       write over the emulator's plain HTTP. The emulator stands in for an HTTPS endpoint on
       the loopback: statements conditioned only on ``aws:SecureTransport`` are left out of
       the evaluation. The stored policy is returned unchanged.
+    * S3: in a bucket whose versioning is suspended, deleting a version of a key removes the
+      whole key, and moto disposes of each of its versions; a delete marker has no
+      ``dispose``, so the request fails with a 500, and Terraform's ``force_destroy``, which
+      empties the bucket and tries again until it is empty, never ends. A delete marker
+      holds no data: disposing of it does nothing.
     """
     from moto.iam.access_control import IAMPolicy, PermissionResult
-    from moto.s3.models import FakeBucket
+    from moto.s3.models import FakeBucket, FakeDeleteMarker
     from moto.sqs.models import Queue
 
     if "RedriveAllowPolicy" not in Queue.BASE_ATTRIBUTES:
@@ -291,6 +296,13 @@ def close_moto_gaps() -> None:
         return policy.is_action_permitted(action, resource)
 
     FakeBucket.get_permission = get_permission  # type: ignore[method-assign]
+
+    if not hasattr(FakeDeleteMarker, "dispose"):
+
+        def dispose(self: FakeDeleteMarker, garbage: bool = False) -> None:
+            return None
+
+        FakeDeleteMarker.dispose = dispose  # type: ignore[attr-defined]
 
 
 def queue_lambda_invocations() -> None:

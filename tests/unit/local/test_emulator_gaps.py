@@ -1,4 +1,4 @@
-"""The emulator closes two gaps with AWS that the module's Terraform runs into."""
+"""The emulator closes the gaps with AWS that the module's Terraform runs into."""
 
 from __future__ import annotations
 
@@ -82,3 +82,24 @@ def test_s3_invocations_of_a_function_are_queued_for_the_runner(clients: tuple[A
     assert record["eventName"] == "ObjectCreated:Put"
     assert record["s3"]["bucket"]["name"] == "direct"
     assert record["s3"]["object"]["key"] == "a+b%2Bc.jpg"  # URL-encoded, as S3 sends it
+
+
+def test_a_bucket_with_delete_markers_empties_after_versioning_is_suspended(
+    clients: tuple[Any, Any],
+) -> None:
+    # What Terraform's force_destroy does to a versioned bucket whose versioning resource it
+    # has just destroyed: list every version and delete marker, delete them all, then the bucket.
+    s3, _ = clients
+    s3.create_bucket(Bucket="suspended")
+    s3.put_object(Bucket="suspended", Key="early.zip", Body=b"x")  # before versioning: "null"
+    s3.put_bucket_versioning(Bucket="suspended", VersioningConfiguration={"Status": "Enabled"})
+    s3.delete_object(Bucket="suspended", Key="early.zip")  # leaves a delete marker on top
+    s3.put_bucket_versioning(Bucket="suspended", VersioningConfiguration={"Status": "Suspended"})
+    listed = s3.list_object_versions(Bucket="suspended")
+    entries = listed.get("Versions", []) + listed.get("DeleteMarkers", [])
+    assert len(entries) == 2
+    objects = [{"Key": entry["Key"], "VersionId": entry["VersionId"]} for entry in entries]
+    answer = s3.delete_objects(Bucket="suspended", Delete={"Objects": objects})
+    assert not answer.get("Errors")
+    assert not s3.list_object_versions(Bucket="suspended").get("Versions")
+    s3.delete_bucket(Bucket="suspended")
