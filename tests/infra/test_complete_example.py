@@ -15,6 +15,7 @@ from typing import Any
 import boto3
 import pytest
 
+from thumbnailer.errors import TerraformError
 from thumbnailer.local.emulator import MotoServer
 from thumbnailer.local.terraform import Terraform, stage_infra
 
@@ -65,7 +66,8 @@ def complete(
     stub = work / "stub.zip"
     with zipfile.ZipFile(stub, "w") as archive:
         archive.writestr("thumbnailer/__init__.py", "")
-    server = MotoServer()
+    # Its log (one line per request) goes with a failed destroy: what Terraform waited on.
+    server = MotoServer(state_dir=work / "emulator")
     server.start()
     try:
         (example / "emulator_override.tf").write_text(_override(server.endpoint))
@@ -89,7 +91,12 @@ def complete(
         yield tf.output(), kwargs
         # Well inside the test's own timeout, so that a destroy stuck on a resource fails
         # with Terraform's last output (which resource it waits on) rather than without it.
-        tf.destroy(variables=variables, parallelism=20, timeout=420)
+        try:
+            tf.destroy(variables=variables, parallelism=20, timeout=420)
+        except TerraformError as exc:
+            requests = (work / "emulator" / "emulator.log").read_text(errors="replace")
+            tail = "\n".join(requests.splitlines()[-40:])
+            raise AssertionError(f"{exc}\n\nthe emulator's last requests:\n{tail}") from exc
         s3 = boto3.client("s3", **kwargs)
         assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == []
     finally:
@@ -111,6 +118,13 @@ def test_every_feature_applies(complete: tuple[dict[str, Any], dict[str, Any]]) 
         default = rule["Rules"][0]["ApplyServerSideEncryptionByDefault"]
         assert (default["SSEAlgorithm"], default["KMSMasterKeyID"]) == ("aws:kms", key_arn)
         assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    # The zips went in after the bucket's configuration: stored with its key, as versions.
+    artifacts = s3.list_objects_v2(Bucket=outputs["artifacts_bucket"])["Contents"]
+    assert len(artifacts) == 2
+    for item in artifacts:
+        head = s3.head_object(Bucket=outputs["artifacts_bucket"], Key=item["Key"])
+        assert (head["ServerSideEncryption"], head["SSEKMSKeyId"]) == ("aws:kms", key_arn)
+        assert head.get("VersionId", "null") != "null"
     rules = s3.get_bucket_lifecycle_configuration(Bucket=outputs["destination_bucket"])["Rules"]
     assert {r["ID"] for r in rules} >= {"expire-failure-markers", "expire-noncurrent-versions"}
 

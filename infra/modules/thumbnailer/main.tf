@@ -117,6 +117,16 @@ resource "aws_s3_object" "function" {
   source      = var.function_zip
   source_hash = filemd5(var.function_zip)
   tags        = local.tags
+
+  # Uploaded once the buckets the module creates are configured, so the zips are encrypted
+  # with their key and get a version; destroyed before that configuration, every version
+  # with them, leaving an empty bucket to delete.
+  depends_on = [
+    aws_s3_bucket_ownership_controls.this,
+    aws_s3_bucket_public_access_block.this,
+    aws_s3_bucket_server_side_encryption_configuration.this,
+    aws_s3_bucket_versioning.this,
+  ]
 }
 
 resource "aws_s3_object" "layer" {
@@ -127,6 +137,14 @@ resource "aws_s3_object" "layer" {
   source      = var.layer_zip
   source_hash = filemd5(var.layer_zip)
   tags        = local.tags
+
+  # After the bucket's configuration, as the function zip (see there).
+  depends_on = [
+    aws_s3_bucket_ownership_controls.this,
+    aws_s3_bucket_public_access_block.this,
+    aws_s3_bucket_server_side_encryption_configuration.this,
+    aws_s3_bucket_versioning.this,
+  ]
 }
 
 resource "aws_lambda_layer_version" "dependencies" {
