@@ -194,7 +194,9 @@ class Libwebp:
         # A second thread filters and outputs the rows while the first decodes the next ones
         # (libvips lets libwebp do the same); WebPDecode waits for it before returning. The
         # incremental decoder below does not wait when it runs out of data, so rows it
-        # reports could still be in flight there: it keeps to one thread.
+        # reports could still be in flight there, and each update re-points the alpha
+        # decoder's bit reader from the calling thread while that thread may be reading it
+        # (libwebp 1.6): it keeps to one thread.
         config.options.use_threads = int(self.threads)
         width, height = size
         channels = 4 if features.has_alpha else 3
