@@ -110,6 +110,17 @@ def kinds(quick: bool = False) -> list[InputKind]:
             preview=False,
             chroma=444,
         ),
+        # A cut-out: its alpha is an auxiliary picture (a grid of monochrome HEVC tiles of its
+        # own), which only libheif decodes here, whole.
+        InputKind(
+            "heic50npa",
+            "RGBA HEIC 50 MP, no preview (limit)",
+            "heic",
+            8160,
+            6120,
+            mode="RGBA",
+            preview=False,
+        ),
     ]
     if not quick:
         return full
