@@ -110,8 +110,8 @@ def kinds(quick: bool = False) -> list[InputKind]:
             preview=False,
             chroma=444,
         ),
-        # A cut-out: its alpha is an auxiliary picture (a grid of monochrome HEVC tiles of its
-        # own), which only libheif decodes here, whole.
+        # A cut-out: its alpha is an auxiliary monochrome picture; pillow-heif writes it and
+        # the colour as single pictures, even at 50 MP. Both are held whole while decoding.
         InputKind(
             "heic50npa",
             "RGBA HEIC 50 MP, no preview (limit)",

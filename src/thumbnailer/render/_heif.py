@@ -78,11 +78,16 @@ class HeifSource:
         width, height = self.size
         factor = whole_factor((width, height), target)
         mode = str(self.primary.mode)
-        if self.use_av and target is not None and mode == "RGB":
+        if self.use_av and target is not None and mode in ("RGB", "RGBA"):
             from thumbnailer.render._heif_tiles import find_tiles
 
             tiles = find_tiles(self.data, self.max_pixels)
-            if tiles is not None and tiles.size == (width, height):
+            with_alpha = tiles is not None and tiles.alpha is not None
+            if (
+                tiles is not None
+                and tiles.size == (width, height)
+                and with_alpha == (mode == "RGBA")
+            ):
                 tiled = tiles.decode(target, self.deadline)
                 if tiled is not None:
                     return tiled

@@ -9,11 +9,14 @@ tiles is ever held at full size, whatever the picture's size or bit depth. A sin
 (up to 35 MP) is decoded whole, as YCbCr, and converted to RGB a strip of rows at a time.
 
 The colour conversion follows the picture's ``colr`` (nclx) box as libheif does: its matrix
-and range, or, without one, what the HEVC stream itself says. Anything this module does not
-decode exactly as libheif would (alpha, a clean aperture other than the padding cut off the
-right and bottom edges, tiles with differing codec settings, unusual matrices, items it
-cannot place, a tile FFmpeg rejects) is left to libheif, which remains the authority on what
-a valid HEIF file is.
+and range, or, without one, what the HEVC stream itself says. An alpha plane is an auxiliary
+picture of its own, monochrome: a single picture's alpha picture is decoded first, then the
+colour, converted a strip at a time, joins it, and each RGBA strip is box-shrunk with alpha
+premultiplied. Anything this module does not decode exactly as libheif would (alpha of a
+grid, premultiplied colour, limited-range or deeper alpha, a clean aperture other
+than the padding cut off the right and bottom edges, tiles with differing codec settings,
+unusual matrices, items it cannot place, a tile FFmpeg rejects) is left to libheif, which
+remains the authority on what a valid HEIF file is.
 """
 
 from __future__ import annotations
@@ -44,6 +47,8 @@ __all__ = ["TileGrid", "find_tiles"]
 _PLAIN = frozenset({b"ispe", b"pixi", b"colr", b"hvcC", b"irot", b"imir", b"clap"})
 # A grid's tiles: transforms on a tile (rare, but libheif applies them) are not done here.
 _PLAIN_TILE = frozenset({b"ispe", b"pixi", b"colr", b"hvcC"})
+# An alpha plane's item: its auxiliary type besides what a tile may carry.
+_PLAIN_ALPHA = _PLAIN_TILE | {b"auxC"}
 # HEVC matrix_coefficients → the swscale colour space with the same matrix. Identity (RGB
 # stored as is), YCgCo, constant luminance and the rest are left to libheif.
 _MATRICES = {1: 1, 4: 4, 5: 5, 6: 5, 7: 7, 9: 9}
@@ -64,22 +69,31 @@ _ROTATE = {
 
 
 class TileGrid:
-    """A HEIC picture's tiles (a single picture is one) and how they make an upright RGB one."""
+    """A HEIC picture's tiles (a single picture is one) and how they make an upright one.
 
-    def __init__(self, data: bytes, items: Items, tiles: list[int], hvcc: bytes) -> None:
+    ``item`` is the picture (a grid, or a single picture); by default the primary one. The
+    primary picture's :attr:`alpha`, when set, is another ``TileGrid``, of its alpha plane.
+    """
+
+    def __init__(
+        self, data: bytes, items: Items, tiles: list[int], hvcc: bytes, item: int | None = None
+    ) -> None:
         self.data = data
         self.items = items
+        self.item = items.primary if item is None else item
+        self.is_alpha = self.item != items.primary
         self.tiles = tiles
         self.hvcc = hvcc
+        self.alpha: TileGrid | None = None
         self.tile_size = _ispe(items, tiles[0])
-        if tiles == [items.primary]:  # one picture: a grid of one tile
+        if tiles == [self.item]:  # one picture: a grid of one tile
             self.grid = Grid(rows=1, columns=1, width=self.tile_size[0], height=self.tile_size[1])
         else:
-            self.grid = read_grid(items.data(data, items.primary))
-        width, height = _clean_aperture(items, items.primary, (self.grid.width, self.grid.height))
+            self.grid = read_grid(items.data(data, self.item))
+        width, height = _clean_aperture(items, self.item, (self.grid.width, self.grid.height))
         self.grid = Grid(self.grid.rows, self.grid.columns, width, height)
-        self.transforms = _transforms(items, items.primary)
-        self.nclx = _nclx(items, [items.primary, *tiles])
+        self.transforms = _transforms(items, self.item)
+        self.nclx = _nclx(items, [self.item, *tiles])
 
     @property
     def size(self) -> tuple[int, int]:
@@ -107,12 +121,17 @@ class TileGrid:
         return shrunk
 
     def _shrunk(self, factor: int, deadline: Deadline | None) -> Image.Image | None:
-        """The stored picture box-shrunk by ``factor``, one row of tiles at a time."""
+        """The stored picture box-shrunk by ``factor``, one row of tiles at a time.
+
+        With an alpha plane the rows are RGBA, and ``reduce()`` premultiplies them.
+        """
         width, height = self.grid.width, self.grid.height
-        shrunk = Image.new("RGB", (-(-width // factor), -(-height // factor)))
+        mode = "RGB" if self.alpha is None else "RGBA"
+        rows = self._rows(deadline) if self.alpha is None else self._rows_with_alpha(deadline)
+        shrunk = Image.new(mode, (-(-width // factor), -(-height // factor)))
         pending: Image.Image | None = None  # full-size rows not yet a whole box high
         done = 0  # full-size rows shrunk into the result so far
-        for row_image in self._rows(deadline):
+        for row_image in rows:
             if row_image is None:
                 return None
             # Coded pictures are padded to whole coding blocks; the clean aperture cuts that.
@@ -122,7 +141,7 @@ class TileGrid:
             if row_image.height == 0:
                 continue
             if pending is not None:
-                joined = Image.new("RGB", (width, pending.height + row_image.height))
+                joined = Image.new(mode, (width, pending.height + row_image.height))
                 joined.paste(pending)
                 joined.paste(row_image, (0, pending.height))
                 row_image = joined
@@ -141,8 +160,34 @@ class TileGrid:
             )
         return shrunk
 
+    def _rows_with_alpha(self, deadline: Deadline | None) -> Iterator[Image.Image | None]:
+        """The strips of :meth:`_rows` as RGBA (a single picture with a single alpha picture).
+
+        The alpha picture is decoded first, whole, and its decoder closed before the colour's
+        opens: two whole-picture decoders at once would hold both pictures and both decoders'
+        tables (312 instead of 244 MiB for a 50 MP cut-out).
+        """
+        assert self.alpha is not None
+        alpha_strips = list(self.alpha._rows(deadline))
+        if None in alpha_strips:  # not decodable here: spare the colour's decode
+            yield None
+            return
+        alpha_rows = iter(alpha_strips)
+        for colour in self._rows(deadline):
+            alpha = next(alpha_rows, None)
+            if colour is None or alpha is None or alpha.size != colour.size:
+                yield None
+                return
+            colour.putalpha(alpha)
+            yield colour
+        if next(alpha_rows, None) is not None:
+            yield None
+
     def _rows(self, deadline: Deadline | None) -> Iterator[Image.Image | None]:
-        """Each row of tiles as one RGB strip of the picture's width (the last one cropped)."""
+        """Each row of tiles as one strip of the picture's width (the last one cropped).
+
+        RGB strips; ``L`` for an alpha plane.
+        """
         grid, (tile_width, tile_height) = self.grid, self.tile_size
         context = VideoCodecContext.create("hevc", "r")
         context.extradata = self.hvcc
@@ -161,15 +206,16 @@ class TileGrid:
                 yield None
                 return
             index += 1
-            if self.tiles == [self.items.primary]:
+            if self.tiles == [self.item]:
                 # One large picture: converted a strip at a time, never whole as RGB.
                 yield from self._strips(frame, scaler, conversion)
                 continue
             top, column = divmod(index - 1, grid.columns)
             top *= tile_height
             if row is None:
-                row = Image.new("RGB", (grid.width, min(tile_height, grid.height - top)))
-            row.paste(self._rgb(frame, scaler, conversion), (column * tile_width, 0))
+                mode = "L" if self.is_alpha else "RGB"
+                row = Image.new(mode, (grid.width, min(tile_height, grid.height - top)))
+            row.paste(self._pixels(frame, scaler, conversion), (column * tile_width, 0))
             if column == grid.columns - 1:
                 yield row
                 row = None
@@ -204,7 +250,11 @@ class TileGrid:
         """(swscale colour space, colour range) of ``frame``; ``None`` for a matrix not handled.
 
         The ``colr`` box decides, as in libheif; without one, the HEVC stream's own values.
+        An alpha plane's samples are taken as they are: 8-bit and not marked limited-range.
         """
+        if self.is_alpha:
+            usable = frame.format.name == "gray" and frame.color_range != LIMITED_RANGE
+            return (0, FULL_RANGE) if usable else None
         matrix, full_range = self.nclx
         if matrix is None:
             matrix = frame.colorspace if frame.colorspace != _UNSPECIFIED else 6
@@ -223,7 +273,17 @@ class TileGrid:
         for top in range(0, frame.height, rows):
             count = min(rows, frame.height - top)
             strip = rows_of(planes, size, top, count, frame.format.name)
-            yield self._rgb(strip, scaler, conversion)
+            yield self._pixels(strip, scaler, conversion)
+
+    def _pixels(
+        self, frame: VideoFrame, scaler: VideoReformatter, conversion: tuple[int, int]
+    ) -> Image.Image:
+        """``frame`` (a tile or a strip) as RGB, or as ``L`` for an alpha plane."""
+        if self.is_alpha:
+            plane = frame.planes[0]
+            size = (frame.width, frame.height)
+            return Image.frombytes("L", size, bytes(plane), "raw", "L", plane.line_size)
+        return self._rgb(frame, scaler, conversion)
 
     def _rgb(
         self, frame: VideoFrame, scaler: VideoReformatter, conversion: tuple[int, int]
@@ -248,38 +308,31 @@ def find_tiles(data: bytes, max_pixels: int) -> TileGrid | None:
     ``None`` too when the tiles hold more than ``max_pixels`` and more than a tenth over the
     picture (the pixel budget was charged for the picture, which tiles far larger than it
     could dwarf; a 50 MP photo's 512 px tiles cover 0.8 % more) or more bytes than the file
-    (extents that repeat it): libheif, with its own limits, then decides.
+    (extents that repeat it): libheif, with its own limits, then decides. An alpha plane is
+    decoded here for a single picture only, of the same size, that is not premultiplied.
     """
     try:
         items = read_items(data)
-        primary = items.primary
-        if items.alpha is not None or items.tracks:
+        if items.tracks or (items.alpha is not None and items.premultiplied):
             return None
-        tiles = [primary] if items.types.get(primary) == b"hvc1" else []
-        if items.types.get(primary) == b"grid":
-            tiles = items.targets(primary, b"dimg")
-        if not tiles or any(items.types.get(tile) != b"hvc1" for tile in tiles):
+        grid = _picture(data, items, items.primary, _PLAIN, _PLAIN_TILE)
+        if grid is None:
             return None
-        kinds = {kind for kind, _ in items.properties.get(primary, [])}
-        tile_kinds = {kind for tile in tiles for kind, _ in items.properties.get(tile, [])}
-        hvccs = {items.property(tile, b"hvcC") for tile in tiles}
-        sizes = {_ispe(items, tile) for tile in tiles}
-        if tiles != [primary] and not tile_kinds <= _PLAIN_TILE:
-            return None
-        if not kinds <= _PLAIN or len(hvccs) != 1 or len(sizes) != 1:
-            return None
-        coded = sum(size for tile in tiles for _, size in items.extents(len(data), tile))
-        if coded > len(data):
-            return None
-        (hvcc,) = hvccs
-        if hvcc is None:
-            return None
-        grid = TileGrid(data, items, tiles, hvcc)
+        if items.alpha is not None:
+            alpha = _picture(data, items, items.alpha, _PLAIN_ALPHA, _PLAIN_ALPHA)
+            if (
+                alpha is None
+                or grid.tiles != [items.primary]
+                or alpha.tiles != [items.alpha]
+                or alpha.grid != grid.grid
+            ):
+                return None
+            grid.alpha = alpha
     except LayoutError:
         return None
     layout, (tile_width, tile_height) = grid.grid, grid.tile_size
     covered = (
-        len(tiles) == layout.rows * layout.columns
+        len(grid.tiles) == layout.rows * layout.columns
         and (layout.columns - 1) * tile_width < layout.width <= layout.columns * tile_width
         and (layout.rows - 1) * tile_height < layout.height <= layout.rows * tile_height
     )
@@ -290,6 +343,36 @@ def find_tiles(data: bytes, max_pixels: int) -> TileGrid | None:
     if not covered or decoded > allowed or (matrix is not None and matrix not in _MATRICES):
         return None
     return grid
+
+
+def _picture(
+    data: bytes, items: Items, item: int, plain: frozenset[bytes], plain_tile: frozenset[bytes]
+) -> TileGrid | None:
+    """``item`` (a grid of HEVC tiles, or one HEVC picture) as tiles, if it is usable here.
+
+    Its own properties, and its tiles', must be among ``plain`` and ``plain_tile``; all tiles
+    of one size and one codec configuration, their bytes within the file.
+    """
+    tiles = [item] if items.types.get(item) == b"hvc1" else []
+    if items.types.get(item) == b"grid":
+        tiles = items.targets(item, b"dimg")
+    if not tiles or any(items.types.get(tile) != b"hvc1" for tile in tiles):
+        return None
+    kinds = {kind for kind, _ in items.properties.get(item, [])}
+    tile_kinds = {kind for tile in tiles for kind, _ in items.properties.get(tile, [])}
+    hvccs = {items.property(tile, b"hvcC") for tile in tiles}
+    sizes = {_ispe(items, tile) for tile in tiles}
+    if tiles != [item] and not tile_kinds <= plain_tile:
+        return None
+    if not kinds <= plain or len(hvccs) != 1 or len(sizes) != 1:
+        return None
+    coded = sum(size for tile in tiles for _, size in items.extents(len(data), tile))
+    if coded > len(data):
+        return None
+    (hvcc,) = hvccs
+    if hvcc is None:
+        return None
+    return TileGrid(data, items, tiles, hvcc, item=item)
 
 
 def _ispe(items: Items, item: int) -> tuple[int, int]:

@@ -18,7 +18,7 @@ from imaging_helpers import (
     rgb_at,
     with_orientation_steps,
 )
-from PIL import Image, ImageChops, ImageCms, ImageDraw, ImageStat
+from PIL import Image, ImageChops, ImageCms, ImageDraw, ImageFilter, ImageStat
 
 from thumbnailer import CorruptImage, RenderTimeout, ThumbnailerError, render
 from thumbnailer.render import _decode, _heif_tiles, _isobmff
@@ -150,12 +150,102 @@ def test_a_single_picture_is_converted_in_strips_and_matches_libheif(
     assert tile_decodes
 
 
-def test_a_grid_with_alpha_stays_with_libheif(tile_decodes: list[tuple[int, int]]) -> None:
-    image = _picture(600, 400).convert("RGBA")
-    image.putalpha(Image.linear_gradient("L").resize(image.size))
-    thumbnail = open_thumbnail(render(_heic(image), PNG)[0])
-    assert thumbnail.mode == "RGBA"
+def _cut_out(width: int, height: int) -> Image.Image:
+    """The test picture as a cut-out: an opaque disc, a soft edge, nothing around it.
+
+    The colour under the invisible part is black, as cut-out tools leave it: averaged in
+    without alpha as weight, it would darken the edges.
+    """
+    mask = Image.new("L", (width, height), 0)
+    ImageDraw.Draw(mask).ellipse((width // 8, height // 8, width * 7 // 8, height * 7 // 8), 255)
+    mask = mask.filter(ImageFilter.GaussianBlur(width // 60))
+    image = Image.composite(_picture(width, height), Image.new("RGB", (width, height)), mask)
+    image.putalpha(mask)
+    return image
+
+
+def test_a_picture_with_alpha_is_decoded_here_and_matches_libheif(
+    tile_decodes: list[tuple[int, int]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # pillow-heif stores a picture with alpha (and its alpha) as single pictures, not grids.
+    monkeypatch.setattr(_heif_tiles, "_STRIP_PIXELS", 1100 * 40)  # strips of 40 rows
+    data = _heic(_cut_out(1100, 700), tile=0)
+    items = read_items(data)
+    assert items.alpha is not None and items.types[items.alpha] == b"hvc1"
+    expected = _with_libheif(data, PNG, monkeypatch)
+    actual = open_thumbnail(render(data, PNG)[0])
+    assert tile_decodes, "the picture with alpha went to libheif"
+    assert actual.mode == expected.mode == "RGBA"
+    assert actual.size == expected.size == (128, 81)
+    alpha = ImageChops.difference(actual.getchannel("A"), expected.getchannel("A"))
+    assert ImageStat.Stat(alpha).mean[0] < 1
+    # Colour where it can be seen (libheif keeps some colour under invisible pixels).
+    visible = actual.getchannel("A").point(lambda a: 255 if a >= 16 else 0)
+    colour = ImageChops.difference(actual.convert("RGB"), expected.convert("RGB"))
+    assert max(ImageStat.Stat(colour, visible).mean) < 1.5
+    # Flattened onto white for JPEG alike: the black under the invisible part stays out.
+    jpeg = ThumbnailSpec(format=OutputFormat.JPEG)
+    flat = open_thumbnail(render(data, jpeg)[0])
+    flat_expected = _with_libheif(data, jpeg, monkeypatch)
+    assert max(ImageStat.Stat(ImageChops.difference(flat, flat_expected)).mean) < 1.5
+    assert min(rgb_at(flat, (4, 4))) > 245  # a corner, outside the disc: white
+
+
+def test_the_edges_of_a_cut_out_keep_their_colour(tile_decodes: list[tuple[int, int]]) -> None:
+    # A red disc with a hard edge, black where it is invisible; 4:4:4, so that no chroma
+    # sample spans the edge. Boxes across the edge must weigh each pixel by its alpha.
+    image = Image.new("RGBA", (1600, 1000), (0, 0, 0, 0))
+    ImageDraw.Draw(image).ellipse((200, 100, 1400, 900), fill=(220, 20, 20, 255))
+    thumbnail = open_thumbnail(render(_heic(image, tile=0, chroma=444), PNG)[0])
+    assert tile_decodes
+    seen = [p for p in thumbnail.get_flattened_data() if isinstance(p, tuple) and p[3] >= 48]
+    assert len(seen) > 2000
+    assert all(red >= 180 and green <= 60 for red, green, _, _ in seen)
+
+
+def test_an_alpha_plane_not_decodable_here_goes_to_libheif(
+    tile_decodes: list[tuple[int, int]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As for limited-range or 10-bit alpha: the alpha's frames get no conversion.
+    real = _heif_tiles.TileGrid._conversion
+
+    def no_alpha(self: _heif_tiles.TileGrid, frame: Any) -> tuple[int, int] | None:
+        return None if self.is_alpha else real(self, frame)
+
+    monkeypatch.setattr(_heif_tiles.TileGrid, "_conversion", no_alpha)
+    image = open_thumbnail(render(_heic(_cut_out(600, 400), tile=0), PNG)[0])
     assert tile_decodes == []
+    assert image.mode == "RGBA"
+    assert image.getpixel((2, 2))[3] == 0  # type: ignore[index]
+    assert image.getpixel((64, 40))[3] == 255  # type: ignore[index]
+
+
+def test_a_premultiplied_picture_stays_with_libheif(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = _heic(_cut_out(600, 400), tile=0)
+    assert _heif_tiles.find_tiles(data, 50_000_000) is not None
+    _with_items(monkeypatch, lambda items: dataclasses.replace(items, premultiplied=True))
+    assert _heif_tiles.find_tiles(data, 50_000_000) is None
+
+
+def test_an_alpha_plane_of_another_size_stays_with_libheif(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    data = _heic(_cut_out(600, 400), tile=0)
+
+    def smaller_alpha(items: Items) -> Items:
+        assert items.alpha is not None
+        ispe = struct.pack(">III", 0, 300, 200)
+        properties = {
+            **items.properties,
+            items.alpha: [
+                (kind, ispe if kind == b"ispe" else payload)
+                for kind, payload in items.properties[items.alpha]
+            ],
+        }
+        return dataclasses.replace(items, properties=properties)
+
+    _with_items(monkeypatch, smaller_alpha)
+    assert _heif_tiles.find_tiles(data, 50_000_000) is None
 
 
 def test_a_grid_whose_tile_ffmpeg_rejects_goes_to_libheif(
