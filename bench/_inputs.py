@@ -216,7 +216,8 @@ def encode(kind: InputKind, img: Image.Image, seed: int) -> bytes:
 
         previews = [HEIC_PREVIEW_SIDE] if kind.preview else []
         # One HEVC picture may hold at most 35.6 MP (level 6.2); larger photos are stored as a
-        # grid of 512 px tiles, as phones store every photo.
+        # grid of 512 px tiles, as phones store every photo. pillow-heif leaves a picture with
+        # alpha whole, whatever its size.
         tiles = 512 if kind.width * kind.height > HEVC_MAX_PICTURE else 0
         if kind.bits == 8:
             heif = pillow_heif.from_pillow(img)

@@ -6,7 +6,8 @@ and converts it to RGB in one piece: at 50 MP that is 240 MiB for 8-bit 4:2:0, a
 for 10-bit and 470 MiB for 4:4:4. Here each tile is decoded on its own, converted to RGB, and
 each row of tiles is box-shrunk into the result before the next is decoded: only one row of
 tiles is ever held at full size, whatever the picture's size or bit depth. A single picture
-(up to 35 MP) is decoded whole, as YCbCr, and converted to RGB a strip of rows at a time.
+(HEVC's levels stop at 35 MP, though encoders write larger ones) is decoded whole, as YCbCr,
+and converted to RGB a strip of rows at a time.
 
 The colour conversion follows the picture's ``colr`` (nclx) box as libheif does: its matrix
 and range, or, without one, what the HEVC stream itself says. An alpha plane is an auxiliary
@@ -47,8 +48,9 @@ __all__ = ["TileGrid", "find_tiles"]
 _PLAIN = frozenset({b"ispe", b"pixi", b"colr", b"hvcC", b"irot", b"imir", b"clap"})
 # A grid's tiles: transforms on a tile (rare, but libheif applies them) are not done here.
 _PLAIN_TILE = frozenset({b"ispe", b"pixi", b"colr", b"hvcC"})
-# An alpha plane's item: its auxiliary type besides what a tile may carry.
-_PLAIN_ALPHA = _PLAIN_TILE | {b"auxC"}
+# An alpha picture's item: its auxiliary type and the clean aperture that trims its padding
+# (as the colour's does), besides what a tile may carry.
+_PLAIN_ALPHA = _PLAIN_TILE | {b"auxC", b"clap"}
 # HEVC matrix_coefficients → the swscale colour space with the same matrix. Identity (RGB
 # stored as is), YCgCo, constant luminance and the rest are left to libheif.
 _MATRICES = {1: 1, 4: 4, 5: 5, 6: 5, 7: 7, 9: 9}
@@ -71,17 +73,24 @@ _ROTATE = {
 class TileGrid:
     """A HEIC picture's tiles (a single picture is one) and how they make an upright one.
 
-    ``item`` is the picture (a grid, or a single picture); by default the primary one. The
-    primary picture's :attr:`alpha`, when set, is another ``TileGrid``, of its alpha plane.
+    ``item`` is the picture (a grid, or a single picture); by default the primary one.
+    ``is_alpha``: it is an alpha picture, decoded to ``L``. The primary picture's
+    :attr:`alpha`, when set, is another ``TileGrid``, of its alpha picture.
     """
 
     def __init__(
-        self, data: bytes, items: Items, tiles: list[int], hvcc: bytes, item: int | None = None
+        self,
+        data: bytes,
+        items: Items,
+        tiles: list[int],
+        hvcc: bytes,
+        item: int | None = None,
+        is_alpha: bool = False,
     ) -> None:
         self.data = data
         self.items = items
         self.item = items.primary if item is None else item
-        self.is_alpha = self.item != items.primary
+        self.is_alpha = is_alpha
         self.tiles = tiles
         self.hvcc = hvcc
         self.alpha: TileGrid | None = None
@@ -169,7 +178,7 @@ class TileGrid:
         """
         assert self.alpha is not None
         alpha_strips = list(self.alpha._rows(deadline))
-        if None in alpha_strips:  # not decodable here: spare the colour's decode
+        if any(strip is None for strip in alpha_strips):  # spare the colour's decode
             yield None
             return
         alpha_rows = iter(alpha_strips)
@@ -309,7 +318,8 @@ def find_tiles(data: bytes, max_pixels: int) -> TileGrid | None:
     picture (the pixel budget was charged for the picture, which tiles far larger than it
     could dwarf; a 50 MP photo's 512 px tiles cover 0.8 % more) or more bytes than the file
     (extents that repeat it): libheif, with its own limits, then decides. An alpha plane is
-    decoded here for a single picture only, of the same size, that is not premultiplied.
+    decoded here for a single 8-bit picture only, coded at the colour's size, with colour that
+    is not premultiplied.
     """
     try:
         items = read_items(data)
@@ -319,12 +329,13 @@ def find_tiles(data: bytes, max_pixels: int) -> TileGrid | None:
         if grid is None:
             return None
         if items.alpha is not None:
-            alpha = _picture(data, items, items.alpha, _PLAIN_ALPHA, _PLAIN_ALPHA)
+            alpha = _picture(data, items, items.alpha, _PLAIN_ALPHA, _PLAIN_ALPHA, is_alpha=True)
             if (
                 alpha is None
                 or grid.tiles != [items.primary]
                 or alpha.tiles != [items.alpha]
-                or alpha.grid != grid.grid
+                or (alpha.grid, alpha.tile_size) != (grid.grid, grid.tile_size)
+                or _pixi(items, items.alpha) not in (None, (8,))
             ):
                 return None
             grid.alpha = alpha
@@ -346,7 +357,12 @@ def find_tiles(data: bytes, max_pixels: int) -> TileGrid | None:
 
 
 def _picture(
-    data: bytes, items: Items, item: int, plain: frozenset[bytes], plain_tile: frozenset[bytes]
+    data: bytes,
+    items: Items,
+    item: int,
+    plain: frozenset[bytes],
+    plain_tile: frozenset[bytes],
+    is_alpha: bool = False,
 ) -> TileGrid | None:
     """``item`` (a grid of HEVC tiles, or one HEVC picture) as tiles, if it is usable here.
 
@@ -372,7 +388,15 @@ def _picture(
     (hvcc,) = hvccs
     if hvcc is None:
         return None
-    return TileGrid(data, items, tiles, hvcc, item=item)
+    return TileGrid(data, items, tiles, hvcc, item=item, is_alpha=is_alpha)
+
+
+def _pixi(items: Items, item: int) -> tuple[int, ...] | None:
+    """Bits per sample of each of ``item``'s channels (``pixi``), if it says."""
+    payload = items.property(item, b"pixi")
+    if payload is None or len(payload) < 5 or len(payload) < 5 + payload[4]:
+        return None
+    return tuple(payload[5 : 5 + payload[4]])
 
 
 def _ispe(items: Items, item: int) -> tuple[int, int]:

@@ -164,12 +164,17 @@ def _cut_out(width: int, height: int) -> Image.Image:
     return image
 
 
+@pytest.mark.parametrize(("width", "height"), [(1100, 700), (1101, 701)], ids=["even", "odd"])
 def test_a_picture_with_alpha_is_decoded_here_and_matches_libheif(
-    tile_decodes: list[tuple[int, int]], monkeypatch: pytest.MonkeyPatch
+    width: int,
+    height: int,
+    tile_decodes: list[tuple[int, int]],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # pillow-heif stores a picture with alpha (and its alpha) as single pictures, not grids.
-    monkeypatch.setattr(_heif_tiles, "_STRIP_PIXELS", 1100 * 40)  # strips of 40 rows
-    data = _heic(_cut_out(1100, 700), tile=0)
+    # pillow-heif stores a picture with alpha (and its alpha) as single pictures, not grids;
+    # odd sides are padded, and both pictures get a clean aperture trimming the padding.
+    monkeypatch.setattr(_heif_tiles, "_STRIP_PIXELS", width * 40)  # strips of 40 rows
+    data = _heic(_cut_out(width, height), tile=0)
     items = read_items(data)
     assert items.alpha is not None and items.types[items.alpha] == b"hvc1"
     expected = _with_libheif(data, PNG, monkeypatch)
@@ -218,6 +223,33 @@ def test_an_alpha_plane_not_decodable_here_goes_to_libheif(
     assert image.mode == "RGBA"
     assert image.getpixel((2, 2))[3] == 0  # type: ignore[index]
     assert image.getpixel((64, 40))[3] == 255  # type: ignore[index]
+
+
+def test_a_10_bit_alpha_picture_stays_with_libheif(tile_decodes: list[tuple[int, int]]) -> None:
+    cut_out = _cut_out(600, 400)
+    raw = cut_out.tobytes()
+    wide = bytearray(2 * len(raw))
+    wide[0::2] = wide[1::2] = raw
+    heif = pillow_heif.from_bytes(mode="RGBA;16", size=cut_out.size, data=bytes(wide))
+    buffer = BytesIO()
+    heif.save(buffer, quality=92)
+    data = buffer.getvalue()
+    assert _heif_tiles.find_tiles(data, 50_000_000) is None  # from its pixi, before decoding
+    image = open_thumbnail(render(data, PNG)[0])
+    assert tile_decodes == []
+    assert image.getpixel((2, 2))[3] == 0  # type: ignore[index]
+    assert image.getpixel((64, 40))[3] == 255  # type: ignore[index]
+
+
+def test_alpha_of_a_grid_stays_with_libheif(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = _heic(_picture(600, 400))  # an opaque grid; one of its tiles made out as alpha
+    assert _heif_tiles.find_tiles(data, 50_000_000) is not None
+
+    def with_alpha(items: Items) -> Items:
+        return dataclasses.replace(items, alpha=items.targets(items.primary, b"dimg")[0])
+
+    _with_items(monkeypatch, with_alpha)
+    assert _heif_tiles.find_tiles(data, 50_000_000) is None
 
 
 def test_a_premultiplied_picture_stays_with_libheif(monkeypatch: pytest.MonkeyPatch) -> None:
