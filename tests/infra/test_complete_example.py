@@ -123,7 +123,8 @@ def test_every_feature_applies(complete: tuple[dict[str, Any], dict[str, Any]]) 
     assert len(artifacts) == 2
     for item in artifacts:
         head = s3.head_object(Bucket=outputs["artifacts_bucket"], Key=item["Key"])
-        assert (head["ServerSideEncryption"], head["SSEKMSKeyId"]) == ("aws:kms", key_arn)
+        encryption = (head.get("ServerSideEncryption"), head.get("SSEKMSKeyId"))
+        assert encryption == ("aws:kms", key_arn), item["Key"]
         assert head.get("VersionId", "null") != "null"
     rules = s3.get_bucket_lifecycle_configuration(Bucket=outputs["destination_bucket"])["Rules"]
     assert {r["ID"] for r in rules} >= {"expire-failure-markers", "expire-noncurrent-versions"}

@@ -195,7 +195,7 @@ class Libwebp:
         # (libvips lets libwebp do the same); WebPDecode waits for it before returning. The
         # incremental decoder below does not wait when it runs out of data, so rows it
         # reports could still be in flight there, and each update re-points the alpha
-        # decoder's bit reader from the calling thread while that thread may be reading it
+        # decoder's bit reader from the calling thread while the worker may be reading it
         # (libwebp 1.6): it keeps to one thread.
         config.options.use_threads = int(self.threads)
         width, height = size
