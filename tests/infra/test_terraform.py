@@ -65,6 +65,34 @@ def test_example_validates(example: str, staged: Path, tmp_path: Path) -> None:
     tf.validate()
 
 
+def test_zips_wait_for_the_artifacts_bucket_settings(staged: Path, tmp_path: Path) -> None:
+    # Uploaded after the bucket's encryption and versioning exist (so stored with its KMS key,
+    # as versions), destroyed before them (no delete marker left for force_destroy): the
+    # order is in the dependency graph, whichever way the calls happen to race.
+    tf = _terraform(staged, "complete", tmp_path)
+    tf.run("init", "-no-color", "-input=false", "-backend=false")
+    edges: dict[str, set[str]] = {}
+    for line in tf.run("graph").splitlines():
+        if " -> " in line:
+            source, target = (part.strip().strip(";").strip('"') for part in line.split(" -> "))
+            edges.setdefault(source, set()).add(target)
+
+    def after(node: str) -> set[str]:
+        seen, todo = set(), [node]
+        while todo:
+            for target in edges.get(todo.pop(), set()) - seen:
+                seen.add(target)
+                todo.append(target)
+        return seen
+
+    settings = ("ownership_controls", "public_access_block", "versioning")
+    settings += ("server_side_encryption_configuration",)
+    for artifact in ("function", "layer"):
+        needed = after(f"module.thumbnailer.aws_s3_object.{artifact}")
+        for setting in settings:
+            assert f"module.thumbnailer.aws_s3_bucket_{setting}.this" in needed, (artifact, setting)
+
+
 def _plan_module(staged: Path, tmp_path: Path, arguments: str) -> TerraformError:
     """Plan the module with ``arguments`` offline and return the error it must raise."""
     module = tmp_path / "root"
