@@ -14,7 +14,7 @@ and range, or, without one, what the HEVC stream itself says. An alpha plane is 
 picture of its own, monochrome: a single picture's alpha picture is decoded first, then the
 colour, converted a strip at a time, joins it, and each RGBA strip is box-shrunk with alpha
 premultiplied. Anything this module does not decode exactly as libheif would (alpha of a
-grid, premultiplied colour, limited-range or deeper alpha, a clean aperture other
+grid, premultiplied colour, limited-range or 12-bit alpha, a clean aperture other
 than the padding cut off the right and bottom edges, tiles with differing codec settings,
 unusual matrices, items it cannot place, a tile FFmpeg rejects) is left to libheif, which
 remains the authority on what a valid HEIF file is.
@@ -31,7 +31,7 @@ import av
 from av.video.codeccontext import VideoCodecContext
 from av.video.frame import VideoFrame
 from av.video.reformatter import Interpolation, VideoReformatter
-from PIL import Image
+from PIL import Image, ImageMath
 
 from thumbnailer.render._avframes import FULL_RANGE, LIMITED_RANGE, rows_of
 from thumbnailer.render._deadline import Deadline
@@ -51,6 +51,7 @@ _PLAIN_TILE = frozenset({b"ispe", b"pixi", b"colr", b"hvcC"})
 # An alpha picture's item: its auxiliary type and the clean aperture that trims its padding
 # (as the colour's does), besides what a tile may carry.
 _PLAIN_ALPHA = _PLAIN_TILE | {b"auxC", b"clap"}
+_ALPHA_FORMATS = frozenset({"gray", "gray10le"})  # FFmpeg's monochrome HEVC, 8 and 10 bits
 # HEVC matrix_coefficients → the swscale colour space with the same matrix. Identity (RGB
 # stored as is), YCgCo, constant luminance and the rest are left to libheif.
 _MATRICES = {1: 1, 4: 4, 5: 5, 6: 5, 7: 7, 9: 9}
@@ -259,10 +260,11 @@ class TileGrid:
         """(swscale colour space, colour range) of ``frame``; ``None`` for a matrix not handled.
 
         The ``colr`` box decides, as in libheif; without one, the HEVC stream's own values.
-        An alpha plane's samples are taken as they are: 8-bit and not marked limited-range.
+        An alpha plane's samples are taken as they are, 8 or 10 bits, when not marked
+        limited-range.
         """
         if self.is_alpha:
-            usable = frame.format.name == "gray" and frame.color_range != LIMITED_RANGE
+            usable = frame.format.name in _ALPHA_FORMATS and frame.color_range != LIMITED_RANGE
             return (0, FULL_RANGE) if usable else None
         matrix, full_range = self.nclx
         if matrix is None:
@@ -291,7 +293,12 @@ class TileGrid:
         if self.is_alpha:
             plane = frame.planes[0]
             size = (frame.width, frame.height)
-            return Image.frombytes("L", size, bytes(plane), "raw", "L", plane.line_size)
+            if frame.format.name == "gray":
+                return Image.frombytes("L", size, bytes(plane), "raw", "L", plane.line_size)
+            wide = Image.frombytes("I;16", size, bytes(plane), "raw", "I;16", plane.line_size)
+            # The top 8 of the 10 bits, as libheif makes 8-bit alpha (a shift, not rounding).
+            top: Image.Image = ImageMath.lambda_eval(lambda v: v["a"] >> 2, a=wide.convert("I"))
+            return top.convert("L")
         return self._rgb(frame, scaler, conversion)
 
     def _rgb(
@@ -318,8 +325,8 @@ def find_tiles(data: bytes, max_pixels: int) -> TileGrid | None:
     picture (the pixel budget was charged for the picture, which tiles far larger than it
     could dwarf; a 50 MP photo's 512 px tiles cover 0.8 % more) or more bytes than the file
     (extents that repeat it): libheif, with its own limits, then decides. An alpha plane is
-    decoded here for a single 8-bit picture only, coded at the colour's size, with colour that
-    is not premultiplied.
+    decoded here for a single 8- or 10-bit picture only, coded at the colour's size, with
+    colour that is not premultiplied.
     """
     try:
         items = read_items(data)
@@ -335,7 +342,7 @@ def find_tiles(data: bytes, max_pixels: int) -> TileGrid | None:
                 or grid.tiles != [items.primary]
                 or alpha.tiles != [items.alpha]
                 or (alpha.grid, alpha.tile_size) != (grid.grid, grid.tile_size)
-                or _pixi(items, items.alpha) not in (None, (8,))
+                or _pixi(items, items.alpha) not in (None, (8,), (10,))
             ):
                 return None
             grid.alpha = alpha

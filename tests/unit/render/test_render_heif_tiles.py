@@ -211,7 +211,7 @@ def test_the_edges_of_a_cut_out_keep_their_colour(tile_decodes: list[tuple[int, 
 def test_an_alpha_plane_not_decodable_here_goes_to_libheif(
     tile_decodes: list[tuple[int, int]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # As for limited-range or 10-bit alpha: the alpha's frames get no conversion.
+    # As for limited-range alpha: the alpha's frames get no conversion.
     real = _heif_tiles.TileGrid._conversion
 
     def no_alpha(self: _heif_tiles.TileGrid, frame: Any) -> tuple[int, int] | None:
@@ -225,7 +225,9 @@ def test_an_alpha_plane_not_decodable_here_goes_to_libheif(
     assert image.getpixel((64, 40))[3] == 255  # type: ignore[index]
 
 
-def test_a_10_bit_alpha_picture_stays_with_libheif(tile_decodes: list[tuple[int, int]]) -> None:
+def test_a_10_bit_picture_with_alpha_is_decoded_here_and_matches_libheif(
+    tile_decodes: list[tuple[int, int]], monkeypatch: pytest.MonkeyPatch
+) -> None:
     cut_out = _cut_out(600, 400)
     raw = cut_out.tobytes()
     wide = bytearray(2 * len(raw))
@@ -234,11 +236,38 @@ def test_a_10_bit_alpha_picture_stays_with_libheif(tile_decodes: list[tuple[int,
     buffer = BytesIO()
     heif.save(buffer, quality=92)
     data = buffer.getvalue()
-    assert _heif_tiles.find_tiles(data, 50_000_000) is None  # from its pixi, before decoding
-    image = open_thumbnail(render(data, PNG)[0])
-    assert tile_decodes == []
-    assert image.getpixel((2, 2))[3] == 0  # type: ignore[index]
-    assert image.getpixel((64, 40))[3] == 255  # type: ignore[index]
+    items = read_items(data)
+    assert items.alpha is not None and _heif_tiles._pixi(items, items.alpha) == (10,)
+    expected = _with_libheif(data, PNG, monkeypatch)
+    actual = open_thumbnail(render(data, PNG)[0])
+    assert tile_decodes
+    assert actual.size == expected.size
+    # libheif keeps the top 8 of the 10 bits; so does this path.
+    alpha = ImageChops.difference(actual.getchannel("A"), expected.getchannel("A"))
+    assert ImageStat.Stat(alpha).mean[0] < 0.5
+    visible = actual.getchannel("A").point(lambda a: 255 if a >= 16 else 0)
+    colour = ImageChops.difference(actual.convert("RGB"), expected.convert("RGB"))
+    assert max(ImageStat.Stat(colour, visible).mean) < 1.5
+
+
+def test_alpha_of_other_depths_stays_with_libheif(monkeypatch: pytest.MonkeyPatch) -> None:
+    data = _heic(_cut_out(600, 400), tile=0)
+    assert _heif_tiles.find_tiles(data, 50_000_000) is not None
+
+    def twelve_bits(items: Items) -> Items:
+        assert items.alpha is not None
+        pixi = bytes([0, 0, 0, 0, 1, 12])
+        properties = {
+            **items.properties,
+            items.alpha: [
+                (kind, pixi if kind == b"pixi" else payload)
+                for kind, payload in items.properties[items.alpha]
+            ],
+        }
+        return dataclasses.replace(items, properties=properties)
+
+    _with_items(monkeypatch, twelve_bits)
+    assert _heif_tiles.find_tiles(data, 50_000_000) is None
 
 
 def test_alpha_of_a_grid_stays_with_libheif(monkeypatch: pytest.MonkeyPatch) -> None:
