@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import struct
 import time
+from collections.abc import Callable
 from io import BytesIO
 from typing import Any
 
@@ -254,19 +255,7 @@ def test_alpha_of_other_depths_stays_with_libheif(monkeypatch: pytest.MonkeyPatc
     data = _heic(_cut_out(600, 400), tile=0)
     assert _heif_tiles.find_tiles(data, 50_000_000) is not None
 
-    def twelve_bits(items: Items) -> Items:
-        assert items.alpha is not None
-        pixi = bytes([0, 0, 0, 0, 1, 12])
-        properties = {
-            **items.properties,
-            items.alpha: [
-                (kind, pixi if kind == b"pixi" else payload)
-                for kind, payload in items.properties[items.alpha]
-            ],
-        }
-        return dataclasses.replace(items, properties=properties)
-
-    _with_items(monkeypatch, twelve_bits)
+    _with_items(monkeypatch, _alpha_property(b"pixi", bytes([0, 0, 0, 0, 1, 12])))
     assert _heif_tiles.find_tiles(data, 50_000_000) is None
 
 
@@ -293,19 +282,7 @@ def test_an_alpha_plane_of_another_size_stays_with_libheif(
 ) -> None:
     data = _heic(_cut_out(600, 400), tile=0)
 
-    def smaller_alpha(items: Items) -> Items:
-        assert items.alpha is not None
-        ispe = struct.pack(">III", 0, 300, 200)
-        properties = {
-            **items.properties,
-            items.alpha: [
-                (kind, ispe if kind == b"ispe" else payload)
-                for kind, payload in items.properties[items.alpha]
-            ],
-        }
-        return dataclasses.replace(items, properties=properties)
-
-    _with_items(monkeypatch, smaller_alpha)
+    _with_items(monkeypatch, _alpha_property(b"ispe", struct.pack(">III", 0, 300, 200)))
     assert _heif_tiles.find_tiles(data, 50_000_000) is None
 
 
@@ -462,6 +439,18 @@ def _with_items(monkeypatch: pytest.MonkeyPatch, change: Any) -> None:
     """Make the tile path see the file's items as ``change(items)`` returns them."""
     real = _heif_tiles.read_items
     monkeypatch.setattr(_heif_tiles, "read_items", lambda data: change(real(data)))
+
+
+def _alpha_property(name: bytes, payload: bytes) -> Callable[[Items], Items]:
+    """A change for :func:`_with_items`: the alpha item's ``name`` property reads ``payload``."""
+
+    def change(items: Items) -> Items:
+        assert items.alpha is not None
+        found = items.properties[items.alpha]
+        replaced = [(kind, payload if kind == name else old) for kind, old in found]
+        return dataclasses.replace(items, properties={**items.properties, items.alpha: replaced})
+
+    return change
 
 
 def test_tiles_with_their_own_transforms_stay_with_libheif(

@@ -8,7 +8,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from imaging_helpers import encode, open_thumbnail, rgb_at, rgb_profile_swapping_red_and_green
+from imaging_helpers import (
+    encode,
+    open_thumbnail,
+    record_decoded_sizes,
+    rgb_at,
+    rgb_profile_swapping_red_and_green,
+)
 from PIL import Image, ImageDraw
 
 from thumbnailer import render, samples
@@ -23,16 +29,7 @@ from thumbnailer.render.spec import Limits, OutputFormat, ThumbnailSpec
 def decoded_sizes(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
     """The sizes libwebp decoded to, with the engine choosing its paths as in production."""
     monkeypatch.setattr(_decode, "USE_LIBWEBP", None)
-    sizes: list[tuple[int, int]] = []
-    real = _webp.WebpSource.decode
-
-    def spy(self: Any, target: tuple[int, int] | None) -> Image.Image:
-        image: Image.Image = real(self, target)
-        sizes.append(image.size)
-        return image
-
-    monkeypatch.setattr(_webp.WebpSource, "decode", spy)
-    return sizes
+    return record_decoded_sizes(monkeypatch, _webp.WebpSource)
 
 
 @pytest.fixture
