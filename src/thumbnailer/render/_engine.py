@@ -8,6 +8,7 @@ modules load on the first call.
 
 from __future__ import annotations
 
+import traceback
 from typing import TYPE_CHECKING
 
 from thumbnailer.errors import (
@@ -47,12 +48,30 @@ def render(data: bytes, spec: ThumbnailSpec | None = None) -> list[Thumbnail]:
     kind = sniff(data)
     try:
         return _render(data, kind, spec, deadline)
-    except ThumbnailerError:
+    except ThumbnailerError as exc:
+        _release_frames(exc)
         raise
     except MemoryError as exc:
+        _release_frames(exc)
         raise TooLarge(f"the {kind} image needs more memory than is available") from exc
     except Exception as exc:
+        _release_frames(exc)
         raise _classify(exc, kind) from exc
+
+
+def _release_frames(exc: BaseException) -> None:
+    """Drop the local variables of the finished frames ``exc`` (and its causes) passed through.
+
+    A caller keeps the error (a batch reports every failure at its end), and with it the
+    traceback, whose frames would keep a decoder alive: libheif's decoded picture, an FFmpeg
+    codec context and its threads. File names and line numbers stay for the log.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        traceback.clear_frames(current.__traceback__)  # skips the frames still running
+        current = current.__cause__ or current.__context__
 
 
 def _classify(exc: Exception, kind: Kind) -> ThumbnailerError:

@@ -106,4 +106,7 @@ class HeifSource:
         return image
 
     def close(self) -> None:
-        return None
+        # libheif keeps a picture it decoded (5-9 bytes a pixel) as long as its file lives;
+        # the caller keeps only the image decode() returned.
+        for name in ("primary", "file"):
+            vars(self).pop(name, None)

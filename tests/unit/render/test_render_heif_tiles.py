@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 import struct
 import time
 from collections.abc import Callable
 from io import BytesIO
+from pathlib import Path
 from typing import Any
 
 import pillow_heif
@@ -22,7 +24,7 @@ from imaging_helpers import (
 from PIL import Image, ImageChops, ImageCms, ImageDraw, ImageFilter, ImageStat
 
 from thumbnailer import CorruptImage, RenderTimeout, ThumbnailerError, render
-from thumbnailer.render import _decode, _heif_tiles, _isobmff
+from thumbnailer.render import _decode, _heif_tiles, _isobmff, _pixels
 from thumbnailer.render._isobmff import Items, LayoutError, read_grid, read_items
 from thumbnailer.render.spec import Limits, OutputFormat, ThumbnailSpec
 
@@ -371,6 +373,53 @@ def test_the_time_budget_stops_a_grid_between_tiles(monkeypatch: pytest.MonkeyPa
         render(data, spec)
     assert time.monotonic() - started < 2.0
     assert 0 < len(converted) < 64
+
+
+def _alive(kind: type) -> int:
+    gc.collect()
+    return sum(isinstance(item, kind) for item in gc.get_objects())
+
+
+def _os_threads() -> int:
+    return sum(1 for _ in Path("/proc/self/task").iterdir())
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux's /proc")
+@pytest.mark.parametrize("use_av", [None, False], ids=["tiles", "libheif"])
+def test_a_kept_error_holds_no_decoder(
+    use_av: bool | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A batch keeps each failure until it reports them all: the error's traceback must not
+    # keep libheif's decoded picture, or FFmpeg's decoder and its threads, alive meanwhile.
+    from av.video.codeccontext import VideoCodecContext
+
+    monkeypatch.setattr(_decode, "USE_AV", use_av)
+    data = _heic(_picture(1024, 1024), tile=128)
+    render(data)  # threads a decoder keeps for the process are started by now
+    threads = _os_threads()
+    if use_av is None:  # out of time between two tiles, the decoder in mid-picture
+        real = _heif_tiles.TileGrid._rgb
+
+        def slow(self: _heif_tiles.TileGrid, *args: Any) -> Image.Image:
+            time.sleep(0.05)
+            return real(self, *args)
+
+        monkeypatch.setattr(_heif_tiles.TileGrid, "_rgb", slow)
+        spec = ThumbnailSpec(limits=Limits(time_budget_seconds=0.3))
+    else:  # a library error after libheif decoded the whole picture
+
+        def fail(*args: Any) -> Image.Image:
+            raise ValueError("a library error")
+
+        monkeypatch.setattr(_pixels, "shrink_to_working_mode", fail)
+        spec = ThumbnailSpec()
+    with pytest.raises(ThumbnailerError) as caught:
+        render(data, spec)
+    kept = caught.value
+    assert kept.kind == ("timeout" if use_av is None else "corrupt")
+    assert _alive(VideoCodecContext) == 0
+    assert _alive(pillow_heif.HeifFile) == 0
+    assert _os_threads() == threads
 
 
 def test_grid_layout_is_read_from_the_file() -> None:
