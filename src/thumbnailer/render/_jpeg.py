@@ -71,6 +71,10 @@ def without_unused_scans(data: bytes) -> bytes | None:
             return None
         segment = data[pos:end]
         if marker == _PROGRESSIVE_HUFFMAN:
+            if components:
+                # One frame per file: the decoder and the pixel budget saw the first, so a
+                # later one could make the scans rebuilt here for a picture of any size.
+                return None
             components = _frame_components(segment)
             if not components:
                 return None

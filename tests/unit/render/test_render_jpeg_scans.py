@@ -77,6 +77,19 @@ def test_files_it_does_not_handle_are_left_alone() -> None:
     assert _jpeg.without_unused_scans(b"not a jpeg") is None
 
 
+def test_a_second_frame_header_is_left_alone() -> None:
+    # The decoder and the pixel budget read the first frame header; rebuilding scans for a
+    # later, larger one would allocate for a picture nobody checked (65535x65535 would
+    # need gigabytes).
+    progressive = _progressive((400, 300))
+    start = progressive.index(b"\xff\xc2")
+    length = int.from_bytes(progressive[start + 2 : start + 4], "big")
+    frame = bytearray(progressive[start : start + 2 + length])
+    frame[5:9] = (3000).to_bytes(2, "big") + (4000).to_bytes(2, "big")
+    assert _jpeg.without_unused_scans(progressive) is not None
+    assert _jpeg.without_unused_scans(progressive[:-2] + frame + b"\xff\xd9") is None
+
+
 def _spy_lighter(monkeypatch: pytest.MonkeyPatch, *, enabled: bool) -> list[int]:
     """Record the size of each lighter file the engine decodes (or turn the path off)."""
     made: list[int] = []
