@@ -62,7 +62,8 @@ class HeifSource:
                 continue
             thumb = self.primary.get_thumbnail(index)
             t_width, t_height = thumb.size
-            same_shape = abs(t_width / t_height - width / height) < 0.01
+            # Multiplied out: a damaged preview may claim a side of 0.
+            same_shape = abs(t_width * height - width * t_height) < 0.01 * t_height * height
             if same_shape and t_width >= target[0] and t_height >= target[1]:
                 image: Image.Image = thumb.to_pillow()
                 return image

@@ -31,6 +31,8 @@ class VideoSource:
             if not self.container.streams.video:
                 raise UnsupportedFormat("the media file has no video stream")
             self.stream = self.container.streams.video[0]
+            if self.stream.codec_context is None:  # FFmpeg knows no decoder for its codec
+                raise UnsupportedFormat("the video stream's codec cannot be decoded")
             width = int(self.stream.codec_context.width or 0)
             height = int(self.stream.codec_context.height or 0)
             if width < 1 or height < 1:

@@ -118,6 +118,24 @@ def test_heic_uses_a_stored_preview_when_it_is_large_enough(
     assert decoded == [(320, 240)]  # the preview, not the 1200 px primary image
 
 
+def test_a_preview_claiming_no_height_is_passed_over(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pillow_heif
+
+    heif_file = pillow_heif.from_pillow(Image.new("RGB", (1200, 900), (30, 30, 200)))
+    buffer = BytesIO()
+    heif_file.save(buffer, quality=80, thumbnails=[320])
+    real = pillow_heif.HeifImage.get_thumbnail
+
+    def damaged(self: pillow_heif.HeifImage, index: int) -> object:
+        preview = real(self, index)
+        return type("Preview", (), {"size": (preview.size[0], 0), "to_pillow": preview.to_pillow})
+
+    monkeypatch.setattr(pillow_heif.HeifImage, "get_thumbnail", damaged)
+    image = open_thumbnail(render(buffer.getvalue())[0])  # from the primary image
+    assert image.size == (128, 96)
+    assert close(rgb_at(image, (60, 50)), (30, 30, 200), 16)
+
+
 def test_pdf_first_page_renders_at_thumbnail_scale(monkeypatch: pytest.MonkeyPatch) -> None:
     from thumbnailer.render import _pdf
 
@@ -282,6 +300,13 @@ def test_an_audio_only_file_is_unsupported() -> None:
             container.mux(packet)
     with pytest.raises(UnsupportedFormat, match="no video"):
         render(buffer.getvalue())
+
+
+def test_a_video_stream_of_an_unknown_codec_is_unsupported() -> None:
+    video = samples.short_video()
+    entry = video.rindex(b"avc1")  # the sample entry naming the stream's codec
+    with pytest.raises(UnsupportedFormat, match="codec cannot be decoded"):
+        render(video[:entry] + b"zzzz" + video[entry + 4 :])
 
 
 def test_rendering_from_many_threads_gives_the_same_bytes() -> None:
