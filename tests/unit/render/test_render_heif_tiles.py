@@ -419,7 +419,7 @@ def test_a_kept_error_holds_no_decoder(
     assert kept.kind == ("timeout" if use_av is None else "corrupt")
     assert _alive(VideoCodecContext) == 0
     assert _alive(pillow_heif.HeifFile) == 0
-    assert _os_threads() == threads
+    assert _os_threads() <= threads  # (a decoder's worker threads may end meanwhile)
 
 
 def test_grid_layout_is_read_from_the_file() -> None:
