@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import functools
+import random
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from io import BytesIO
 from typing import Any
 
@@ -19,6 +20,21 @@ def encode(image: Image.Image, fmt: str, **options: Any) -> bytes:
     buffer = BytesIO()
     image.save(buffer, format=fmt, **options)
     return buffer.getvalue()
+
+
+def damaged_copies(
+    source: bytes, seed: object, count: int, most_changes: int, kept: int = 12
+) -> Iterator[bytes]:
+    """``count`` seeded copies of ``source``, each with 1 to ``most_changes - 1`` random bytes
+    overwritten past its first ``kept`` bytes, and 3 in 10 also cut short there."""
+    rng = random.Random(seed)
+    for _ in range(count):
+        damaged = bytearray(source)
+        for _ in range(rng.randrange(1, most_changes)):
+            damaged[rng.randrange(kept, len(damaged))] = rng.randrange(256)
+        if rng.random() < 0.3:
+            damaged = damaged[: rng.randrange(kept, len(damaged))]
+        yield bytes(damaged)
 
 
 def record_decoded_sizes(
