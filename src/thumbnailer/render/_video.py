@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from io import BytesIO
 
 import av
@@ -21,12 +23,27 @@ _MAX_PACKETS = 500  # give up on streams that never yield a frame
 _ORIENTATIONS = {90: 8, 180: 3, 270: 6}
 
 
+@contextmanager
+def _allocation_failures_are_damage() -> Iterator[None]:
+    """FFmpeg's ENOMEM, from a file within the byte and pixel limits, is damage, not size.
+
+    The demuxer and decoders refuse tables and buffers a header declares beyond what any
+    video needs (a sample table of 2^32 entries) as out of memory; PyAV raises that as a
+    ``MemoryError``, which the engine would report as ``too_large`` for a 100 KB file.
+    """
+    try:
+        yield
+    except av.error.MemoryError as exc:
+        raise CorruptImage("the video file is damaged: it declares impossible sizes") from exc
+
+
 class VideoSource:
     """The first keyframe at or before 10 % of the duration, skipping black frames."""
 
     def __init__(self, data: bytes, budget: PixelBudget, deadline: Deadline | None = None) -> None:
         self.deadline = deadline or Deadline(None)
-        self.container = av.open(BytesIO(data), mode="r")
+        with _allocation_failures_are_damage():
+            self.container = av.open(BytesIO(data), mode="r")
         try:
             if not self.container.streams.video:
                 raise UnsupportedFormat("the media file has no video stream")
@@ -82,7 +99,8 @@ class VideoSource:
                 break  # looking further would exceed the pixel limit: keep what we have
             if index:
                 self.budget.spend(*self._size, "a video frame")
-            frame = self._frame_at(duration * position)
+            with _allocation_failures_are_damage():
+                frame = self._frame_at(duration * position)
             if frame is None:
                 continue
             image: Image.Image = frame.to_image()  # type: ignore[no-untyped-call]

@@ -309,6 +309,14 @@ def test_a_video_stream_of_an_unknown_codec_is_unsupported() -> None:
         render(video[:entry] + b"zzzz" + video[entry + 4 :])
 
 
+def test_a_video_header_declaring_an_absurd_table_is_corrupt_not_too_large() -> None:
+    video = samples.short_video()
+    table = video.index(b"stts")  # time-to-sample: version and flags, then the entry count
+    damaged = video[: table + 8] + b"\xff\xff\xff\xff" + video[table + 12 :]
+    with pytest.raises(CorruptImage, match="video file is damaged"):
+        render(damaged)
+
+
 def test_rendering_from_many_threads_gives_the_same_bytes() -> None:
     # Backfill renders on a thread pool: PDFium needs a lock, warnings handling must not leak.
     from concurrent.futures import ThreadPoolExecutor
