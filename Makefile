@@ -11,10 +11,10 @@ export UV_PYTHON := $(PYTHON)
 VENV_STAMP := .venv/.synced
 RUN := $(UV) run --frozen --no-sync
 
-.PHONY: help setup demo test lint typecheck checkov bench bench-e2e package fmt clean
+.PHONY: help setup demo test lint typecheck checkov bench bench-e2e fuzz package fmt clean
 
 help: ## Show the targets.
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -37,21 +37,25 @@ checkov: $(UV) ## Static analysis of infra/ (every failed check must be suppress
 	$(UV) tool run --from "checkov==$(CHECKOV_VERSION)" checkov -d infra --compact --quiet --skip-download
 
 lint: $(VENV_STAMP) ## ruff check and format check.
-	$(RUN) ruff check src tests bench
-	$(RUN) ruff format --check src tests bench
+	$(RUN) ruff check src tests bench fuzz
+	$(RUN) ruff format --check src tests bench fuzz
 
 typecheck: $(VENV_STAMP) ## mypy --strict on src/.
 	$(RUN) mypy
 
 fmt: $(VENV_STAMP) ## Format the code.
-	$(RUN) ruff format src tests bench
-	$(RUN) ruff check --fix src tests bench
+	$(RUN) ruff format src tests bench fuzz
+	$(RUN) ruff check --fix src tests bench fuzz
 
 bench: $(VENV_STAMP) ## Engine benchmark: render vs naive Pillow vs pyvips.
 	$(RUN) python bench/engine.py
 
 bench-e2e: $(VENV_STAMP) ## End-to-end benchmark against the local stack.
 	$(RUN) python bench/e2e.py
+
+FUZZ_ARGS ?= --minutes 10
+fuzz: $(VENV_STAMP) ## Mutation fuzzing of the engine (FUZZ_ARGS="--minutes 10"); see fuzz/README.md.
+	$(RUN) python fuzz/render_fuzz.py $(FUZZ_ARGS)
 
 package: $(VENV_STAMP) ## Build dist/function.zip and the dependencies layer for Lambda.
 	$(RUN) thumbnailer package
