@@ -17,6 +17,7 @@ __all__ = [
     "EmptyInput",
     "InternalError",
     "InvalidEvent",
+    "LocalFileError",
     "ObjectNotFound",
     "RenderTimeout",
     "TerraformError",
@@ -83,6 +84,12 @@ class AccessDenied(ThumbnailerError):
     """The function is not allowed to read or write an object."""
 
     kind = "access_denied"
+
+
+class LocalFileError(ThumbnailerError):
+    """A local file cannot be read or written for a reason other than absence or permission."""
+
+    kind = "io"
 
 
 class UnsafeKey(ThumbnailerError):

@@ -8,7 +8,9 @@ place that maps exceptions to messages and exit codes.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -51,6 +53,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"thumbnailer {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader has gone (`... | head -1`): nothing to say, and nowhere to say it.
+        _silence_stdout()
+        return EXIT_FAILED
+    except OSError as exc:  # writing the output failed (`> /dev/full`), or another file did
+        print(f"thumbnailer {args.command}: {_os_error_text(exc)}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _silence_stdout() -> None:
+    """Point standard output at devnull, so the interpreter's flush at exit cannot fail again.
+
+    The recipe of the Python docs' note on SIGPIPE; a stream that is not a real file (one
+    replaced by a test, say) has nothing to point.
+    """
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+
+
+def _os_error_text(exc: OSError) -> str:
+    """``exc`` in one line, naming its file when it has one."""
+    text = exc.strerror or str(exc)
+    return f"{exc.filename}: {text}" if exc.filename else text
 
 
 def run() -> None:

@@ -9,11 +9,14 @@ from __future__ import annotations
 import argparse
 
 from thumbnailer.errors import ConfigError
+from thumbnailer.render import can_encode
 from thumbnailer.render.spec import Fit, OutputFormat, Size, ThumbnailSpec
 
 __all__ = ["add_spec_options", "spec_from_args"]
 
 DEFAULT_SPEC = ThumbnailSpec()
+# Other spellings --format accepts; "jpg" is what the files are called.
+FORMAT_ALIASES = {"jpg": OutputFormat.JPEG.value}
 
 
 def _size(text: str) -> Size:
@@ -54,9 +57,9 @@ def add_spec_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--format",
-        choices=[f.value for f in OutputFormat],
+        choices=[*(f.value for f in OutputFormat), *FORMAT_ALIASES],
         default=DEFAULT_SPEC.format.value,
-        help="output format; auto: JPEG, or PNG when the image has transparency "
+        help="output format; auto: JPEG, or PNG when the image has transparency; jpg is jpeg "
         "(default %(default)s)",
     )
     group.add_argument(
@@ -74,9 +77,12 @@ def spec_from_args(args: argparse.Namespace) -> ThumbnailSpec:
     if len(set(sizes)) != len(sizes):
         repeated = sorted({str(s) for s in sizes if sizes.count(s) > 1})
         raise ConfigError(f"--size {', '.join(repeated)} is given more than once")
-    return ThumbnailSpec(
-        sizes=sizes,
-        fit=Fit(args.fit),
-        format=OutputFormat(args.format),
-        quality=args.quality,
-    )
+    fmt = OutputFormat(FORMAT_ALIASES.get(args.format, args.format))
+    # Said once before any input is read, rather than as every input's failure.
+    if not can_encode(fmt):
+        name = fmt.value.upper()
+        raise ConfigError(
+            f"--format {args.format}: this build cannot write {name} thumbnails "
+            f"(its Pillow has no {name} encoder)"
+        )
+    return ThumbnailSpec(sizes=sizes, fit=Fit(args.fit), format=fmt, quality=args.quality)

@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from thumbnailer.cli._options import add_spec_options, spec_from_args
-from thumbnailer.errors import (
-    AccessDenied,
-    ConfigError,
-    ObjectNotFound,
-    ThumbnailerError,
-    TooLarge,
+from thumbnailer.cli._local_files import (
+    FileId,
+    folder_entry,
+    identity,
+    read_input,
+    write_atomically,
 )
-from thumbnailer.render.spec import Thumbnail, ThumbnailSpec
+from thumbnailer.cli._options import add_spec_options, spec_from_args
+from thumbnailer.cli._text import json_text, shown
+from thumbnailer.errors import ConfigError, ObjectNotFound, ThumbnailerError
+from thumbnailer.render.spec import EXTENSIONS, OutputFormat, Size, Thumbnail, ThumbnailSpec
 
 __all__ = ["register"]
 
@@ -36,10 +39,9 @@ def register(subparsers: Any) -> None:
             "any failed (the others are still processed), 2 on usage errors."
         ),
     )
-    parser.add_argument("inputs", nargs="+", metavar="INPUT", type=Path, help="files to render")
-    parser.add_argument(
-        "--out", required=True, type=Path, metavar="DIR", help="folder for the thumbnails"
-    )
+    # Strings, not Paths: the output names each input exactly as it was given.
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="files to render")
+    parser.add_argument("--out", required=True, metavar="DIR", help="folder for the thumbnails")
     add_spec_options(parser)
     parser.add_argument(
         "--json",
@@ -53,18 +55,18 @@ def register(subparsers: Any) -> None:
 class Result:
     """What happened to one input."""
 
-    input: Path
+    input: str  # the argument exactly as given
     written: list[tuple[Path, Thumbnail]] = field(default_factory=list)
     error: ThumbnailerError | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The ``--json`` line for this input."""
         return {
-            "input": str(self.input),
+            "input": json_text(self.input),
             "ok": self.error is None,
             "thumbnails": [
                 {
-                    "path": str(path),
+                    "path": json_text(str(path)),
                     "width": t.width,
                     "height": t.height,
                     "format": t.format.value,
@@ -72,64 +74,93 @@ class Result:
                 }
                 for path, t in self.written
             ],
-            "error": self.error.to_dict() if self.error else None,
+            "error": (
+                {"kind": self.error.kind, "message": json_text(self.error.message)}
+                if self.error
+                else None
+            ),
         }
 
 
-def _read(path: Path, spec: ThumbnailSpec) -> bytes:
-    """Read one input, refusing oversized files before reading them."""
-    try:
-        if path.is_dir():
-            raise ConfigError(f"{path} is a folder, not a file")
-        size = path.stat().st_size
-        if size > spec.limits.max_input_bytes:
-            raise TooLarge(
-                f"the input is {size:,} bytes; the limit is {spec.limits.max_input_bytes:,}"
-            )
-        return path.read_bytes()
-    except FileNotFoundError as exc:
-        raise ObjectNotFound(f"no such file: {path}") from exc
-    except PermissionError as exc:
-        raise AccessDenied(f"not allowed to read {path}") from exc
-    except OSError as exc:
-        raise ThumbnailerError(f"cannot read {path}: {exc.strerror or exc}") from exc
+def _target_name(stem: str, box: Size, extension: str) -> str:
+    """The file name of one thumbnail: ``<stem>_<W>x<H>.<ext>``."""
+    return f"{stem}_{box.width}x{box.height}.{extension}"
 
 
-def _write(path: Path, data: bytes) -> None:
-    """Write atomically, so an interrupted run never leaves half a thumbnail behind."""
-    partial = path.with_name(f".{path.name}.partial")
-    try:
-        partial.write_bytes(data)
-        partial.replace(path)
-    except PermissionError as exc:
-        raise AccessDenied(f"not allowed to write {path}") from exc
-    except OSError as exc:
-        partial.unlink(missing_ok=True)
-        raise ThumbnailerError(f"cannot write {path}: {exc.strerror or exc}") from exc
-
-
-def _make_one(path: Path, spec: ThumbnailSpec, out: Path, claimed: set[Path]) -> Result:
+def _make_one(name: str, spec: ThumbnailSpec, out: Path, claimed: dict[Path, FileId]) -> Result:
+    """Render one input and write its thumbnails; any failure becomes the result's error."""
     from thumbnailer.render import render
 
-    result = Result(input=path)
+    result = Result(input=name)
     try:
-        thumbnails = render(_read(path, spec), spec)
-        targets = [
-            out / f"{path.stem}_{t.box.width}x{t.box.height}.{t.extension}" for t in thumbnails
-        ]
-        clash = [t for t in targets if t in claimed]
+        if not name:  # Path("") would be the current folder
+            raise ObjectNotFound("an empty name is not a file")
+        data, file_id = read_input(name, spec.limits.max_input_bytes)
+        thumbnails = render(data, spec)
+        stem = Path(name).stem
+        targets = [out / _target_name(stem, t.box, t.extension) for t in thumbnails]
+        # The same file given twice (a.jpg ./a.jpg) makes the same bytes: no clash.
+        clash = [t for t in targets if claimed.get(t, file_id) != file_id]
         if clash:
             raise ConfigError(
-                f"{clash[0]} was already written for another input with the same name; "
-                "rename one of them or run them separately"
+                f"{shown(str(clash[0]))} was already written for another input with the same "
+                "name; rename one of them or run them separately"
             )
         for target, thumbnail in zip(targets, thumbnails, strict=True):
-            _write(target, thumbnail.data)
-            claimed.add(target)
+            write_atomically(target, thumbnail.data)
+            claimed[target] = file_id
             result.written.append((target, thumbnail))
     except ThumbnailerError as exc:
         result.error = exc
     return result
+
+
+def _refuse_overwriting_inputs(inputs: list[str], spec: ThumbnailSpec, out: Path) -> None:
+    """Raise :class:`ConfigError` when a thumbnail could be written over one of the inputs.
+
+    With ``--out`` an input folder, ``x.jpg`` and ``x_128x128.jpg`` would lose the second
+    to the first one's thumbnail. Every name an input could get counts (both extensions of
+    ``auto``), since which one it gets is only known after rendering.
+    """
+    named = [(name, Path(name)) for name in inputs if name]
+    entries = {folder_entry(path): name for name, path in named}
+    files = {known: name for name, path in named if (known := identity(path))}
+    folder = Path(os.path.realpath(out))
+    formats = (
+        [OutputFormat.JPEG, OutputFormat.PNG] if spec.format is OutputFormat.AUTO else [spec.format]
+    )
+    for name, path in named:
+        for box in spec.sizes:
+            for fmt in formats:
+                target = folder / _target_name(path.stem, box, EXTENSIONS[fmt])
+                existing = identity(target)
+                victim = entries.get(target) or (files.get(existing) if existing else None)
+                if victim is not None:
+                    raise ConfigError(
+                        f"the thumbnail of {shown(name)} would be written over the input "
+                        f"{shown(victim)}; choose another --out"
+                    )
+
+
+def _out_folder(text: str) -> Path:
+    """The ``--out`` folder; an empty one is refused (``Path("")`` is the current folder)."""
+    if not text:
+        raise ConfigError("--out is empty; give the folder for the thumbnails")
+    return Path(text)
+
+
+def _prepare_out(out: Path) -> None:
+    """Create the ``--out`` folder when needed and check that thumbnails can be written in it."""
+    text = str(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as exc:
+        raise ConfigError(f"--out {shown(text)}: not a folder") from exc
+    except OSError as exc:
+        raise ConfigError(f"--out {shown(text)}: cannot create it ({exc.strerror or exc})") from exc
+    # Said once now, rather than after rendering every input.
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise ConfigError(f"--out {shown(text)}: not allowed to write in this folder")
 
 
 class Progress:
@@ -156,11 +187,26 @@ class Progress:
             self.stream.flush()
 
 
+def _wants_bar(args: argparse.Namespace) -> bool:
+    """A bar for many inputs on a terminal that understands the codes that redraw it."""
+    return (
+        not args.json
+        and len(args.inputs) >= PROGRESS_FROM
+        and sys.stderr.isatty()
+        and os.environ.get("TERM") != "dumb"
+    )
+
+
 def _human_bytes(count: int) -> str:
     return f"{count} B" if count < 1024 else f"{count / 1024:.1f} KB"
 
 
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def _describe(result: Result) -> str:
+    """The readable line for one input."""
     if result.error is not None:
         return f"fail  {result.input}: {result.error.kind}: {result.error.message}"
     made = ", ".join(
@@ -170,36 +216,37 @@ def _describe(result: Result) -> str:
     return f"ok    {result.input} -> {made}"
 
 
+def _emit(line: str) -> None:
+    """Print one line now; what the output's encoding cannot hold is backslash-escaped."""
+    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+    print(line.encode(encoding, "backslashreplace").decode(encoding), flush=True)
+
+
 def run(args: argparse.Namespace) -> int:
     """Render every input; print one line (or JSON object) each and a summary."""
     spec = spec_from_args(args)
-    out: Path = args.out
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except (FileExistsError, NotADirectoryError) as exc:
-        raise ConfigError(f"--out {out}: not a folder") from exc
-    except OSError as exc:
-        raise ConfigError(f"--out {out}: cannot create it ({exc.strerror or exc})") from exc
-    inputs: list[Path] = args.inputs
-    show_bar = not args.json and len(inputs) >= PROGRESS_FROM and sys.stderr.isatty()
-    progress = Progress(len(inputs), sys.stderr, show_bar)
-    claimed: set[Path] = set()
+    inputs: list[str] = args.inputs
+    out = _out_folder(args.out)
+    _refuse_overwriting_inputs(inputs, spec, out)
+    _prepare_out(out)
+    progress = Progress(len(inputs), sys.stderr, _wants_bar(args))
+    claimed: dict[Path, FileId] = {}
     failed = made = 0
-    for path in inputs:
-        result = _make_one(path, spec, out, claimed)
-        failed += result.error is not None
-        made += len(result.written)
-        progress.clear()
-        if args.json:
-            print(json.dumps(result.to_dict()), flush=True)
-        else:
-            print(_describe(result), flush=True)
-        progress.advance()
-    progress.clear()
+    try:
+        for name in inputs:
+            result = _make_one(name, spec, out, claimed)
+            failed += result.error is not None
+            made += len(result.written)
+            progress.clear()
+            _emit(json.dumps(result.to_dict()) if args.json else shown(_describe(result)))
+            progress.advance()
+    finally:
+        progress.clear()  # before anything else is printed, "interrupted" included
     if not args.json:
-        noun = "input" if len(inputs) == 1 else "inputs"
-        print(
-            f"{len(inputs)} {noun}: {len(inputs) - failed} ok, {failed} failed; "
-            f"{made} thumbnails in {out}"
+        _emit(
+            shown(
+                f"{_plural(len(inputs), 'input')}: {len(inputs) - failed} ok, {failed} failed; "
+                f"{_plural(made, 'thumbnail')} in {out}"
+            )
         )
     return EXIT_FAILED if failed else EXIT_OK

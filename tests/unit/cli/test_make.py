@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
+import importlib
 import io
 import json
+import os
+import subprocess
+import sys
+import threading
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from thumbnailer import samples
-from thumbnailer.cli import main
+from thumbnailer.cli import main, make
+from thumbnailer.cli._options import spec_from_args
+from thumbnailer.render.spec import Limits, Thumbnail, ThumbnailSpec
 
 
 @pytest.fixture
@@ -203,3 +211,370 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
         main(["--version"])
     assert info.value.code == 0
     assert capsys.readouterr().out.startswith("thumbnailer ")
+
+
+def _json_lines(text: str) -> list[dict[str, object]]:
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def _limit_input_bytes(monkeypatch: pytest.MonkeyPatch, limit: int) -> None:
+    """Lower the byte limit the command renders with (the CLI has no flag for it)."""
+    monkeypatch.setattr(
+        make,
+        "spec_from_args",
+        lambda args: dataclasses.replace(
+            spec_from_args(args), limits=Limits(max_input_bytes=limit)
+        ),
+    )
+
+
+def test_a_name_too_long_for_the_file_system_is_that_inputs_error(
+    inputs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    name_max = os.pathconf(tmp_path, "PC_NAME_MAX")
+    suffix = "_128x128.jpg"
+    fits = inputs / ("M" * (name_max - len(suffix)) + ".jpg")  # its thumbnail's name: name_max
+    too_long = inputs / ("L" * (name_max - len(".jpg")) + ".jpg")  # its thumbnail's: longer
+    for path in (fits, too_long):
+        path.write_bytes(samples.photo_jpeg(100, 80))
+    out = tmp_path / "out"
+    files = [str(too_long), str(fits), str(inputs / "photo.jpg")]
+    assert main(["make", *files, "--out", str(out), "--json"]) == 1
+    long_line, fits_line, photo_line = _json_lines(capsys.readouterr().out)
+    assert long_line["error"] == {
+        "kind": "io",
+        "message": f"cannot write {out / too_long.stem}{suffix}: "
+        "the name is too long for the file system",
+    }
+    assert fits_line["ok"] is True
+    assert photo_line["ok"] is True
+    assert sorted(p.name for p in out.iterdir()) == [
+        fits.stem + suffix,
+        "photo_128x128.jpg",
+    ]  # nothing half-written left behind
+
+
+def test_ctrl_c_while_a_thumbnail_is_written_leaves_nothing_behind(
+    inputs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupted(self: Path, target: Path) -> Path:
+        raise KeyboardInterrupt  # after the bytes are written, before the rename
+
+    monkeypatch.setattr(Path, "replace", interrupted)
+    out = tmp_path / "out"
+    assert main(["make", str(inputs / "photo.jpg"), "--out", str(out)]) == 130
+    assert list(out.iterdir()) == []
+
+
+def _run_cli(*args: str, stdout: int) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "thumbnailer", *args],
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_a_reader_that_stops_early_ends_the_run_quietly(inputs: Path, tmp_path: Path) -> None:
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # as `thumbnailer make ... | head -1` once head has its line
+    try:
+        args = ["make", str(inputs / "photo.jpg"), "--out", str(tmp_path / "out"), "--json"]
+        done = _run_cli(*args, stdout=write_end)
+    finally:
+        os.close(write_end)
+    assert (done.returncode, done.stderr) == (1, "")
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
+def test_output_that_cannot_be_written_is_one_line_not_a_traceback(
+    inputs: Path, tmp_path: Path
+) -> None:
+    args = ["make", str(inputs / "photo.jpg"), "--out", str(tmp_path / "out"), "--json"]
+    with Path("/dev/full").open("wb") as full:
+        done = _run_cli(*args, stdout=full.fileno())
+    assert (done.returncode, done.stderr) == (1, "thumbnailer make: No space left on device\n")
+
+
+@pytest.mark.parametrize(
+    ("fmt", "victim"),
+    [("auto", "x_128x128.jpg"), ("auto", "x_128x128.png"), ("png", "x_128x128.png")],
+)
+def test_an_input_named_like_another_inputs_thumbnail_is_never_overwritten(
+    tmp_path: Path, fmt: str, victim: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "x.jpg").write_bytes(samples.photo_jpeg(400, 300, seed=1))
+    original = samples.photo_jpeg(400, 300, seed=2)
+    (folder / victim).write_bytes(original)
+    files = [str(folder / victim), str(folder / "x.jpg")]  # read first, yet lost all the same
+    assert main(["make", *files, "--out", str(folder), "--format", fmt]) == 2
+    assert (folder / victim).read_bytes() == original
+    assert sorted(p.name for p in folder.iterdir()) == sorted(["x.jpg", victim])
+    err = capsys.readouterr().err
+    assert f"the thumbnail of {folder / 'x.jpg'} would be written over the input " in err
+    assert f"{folder / victim}; choose another --out" in err
+
+
+@pytest.mark.skipif(not Path("/dev/fd").is_dir(), reason="needs /dev/fd")
+def test_a_pipe_is_read_no_further_than_the_byte_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    limit, chunk, chunks = 1 << 20, b"\xff\xd8\xff" + bytes(65533), 64  # 4 MiB sent
+    _limit_input_bytes(monkeypatch, limit)
+    read_end, write_end = os.pipe()
+    sent = 0
+
+    def feed() -> None:
+        nonlocal sent
+        try:
+            for _ in range(chunks):
+                sent += os.write(write_end, chunk)
+        except BrokenPipeError:
+            pass  # the reader has gone: how much got through is the point
+        finally:
+            os.close(write_end)
+
+    writer = threading.Thread(target=feed)
+    writer.start()
+    try:
+        code = main(["make", f"/dev/fd/{read_end}", "--out", str(tmp_path / "out"), "--json"])
+    finally:
+        os.close(read_end)
+        writer.join(timeout=30)
+    assert code == 1
+    [line] = _json_lines(capsys.readouterr().out)
+    assert line["error"] == {
+        "kind": "too_large",
+        "message": f"the input is over the limit of {limit:,} bytes",
+    }
+    assert sent < chunks * len(chunk)  # refused once over the limit, not at the end
+
+
+def test_a_regular_file_over_the_byte_limit_is_refused_from_its_size(
+    inputs: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _limit_input_bytes(monkeypatch, 1000)
+    big = inputs / "photo.jpg"
+    assert main(["make", str(big), "--out", str(tmp_path / "out"), "--json"]) == 1
+    [line] = _json_lines(capsys.readouterr().out)
+    assert line["error"] == {
+        "kind": "too_large",
+        "message": f"the input is {big.stat().st_size:,} bytes; the limit is 1,000",
+    }
+
+
+def test_an_empty_out_is_a_usage_error(
+    inputs: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["make", str(inputs / "photo.jpg"), "--out", ""]) == 2
+    assert "--out is empty" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]  # nothing in the current folder
+
+
+def test_an_empty_input_name_is_that_inputs_error(
+    inputs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    assert main(["make", "", str(inputs / "photo.jpg"), "--out", str(out), "--json"]) == 1
+    empty, photo = _json_lines(capsys.readouterr().out)
+    assert empty == {
+        "input": "",
+        "ok": False,
+        "thumbnails": [],
+        "error": {"kind": "not_found", "message": "an empty name is not a file"},
+    }
+    assert photo["ok"] is True
+
+
+def test_a_folder_or_a_symlink_loop_is_an_io_error(
+    inputs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    loop = tmp_path / "loop"
+    loop.symlink_to(tmp_path / "pool")
+    (tmp_path / "pool").symlink_to(loop)
+    assert main(["make", str(inputs), str(loop), "--out", str(tmp_path / "out"), "--json"]) == 1
+    folder, looped = _json_lines(capsys.readouterr().out)
+    assert folder["error"] == {"kind": "io", "message": f"{inputs} is a folder, not a file"}
+    assert looped["error"] == {
+        "kind": "io",
+        "message": f"cannot read {loop}: Too many levels of symbolic links",
+    }
+
+
+def test_the_same_file_given_twice_is_not_a_clash(
+    inputs: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(inputs)
+    names = ["photo.jpg", "./photo.jpg", str(inputs / "photo.jpg")]
+    assert main(["make", *names, "--out", str(tmp_path / "out"), "--json"]) == 0
+    lines = _json_lines(capsys.readouterr().out)
+    assert [line["ok"] for line in lines] == [True, True, True]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["photo_128x128.jpg"]
+
+
+def test_format_avif_without_an_encoder_is_a_usage_error(
+    inputs: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    Image.init()  # every encoder registered first, so removing one stays removed
+    monkeypatch.delitem(Image.SAVE, "AVIF")  # as in a Pillow built without libavif
+    out = tmp_path / "out"
+    assert main(["make", str(inputs / "photo.jpg"), "--out", str(out), "--format", "avif"]) == 2
+    assert capsys.readouterr().err == (
+        "thumbnailer make: --format avif: this build cannot write AVIF thumbnails "
+        "(its Pillow has no AVIF encoder)\n"
+    )
+    assert not out.exists()
+
+
+def test_names_with_control_characters_are_shown_escaped_one_line_each(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    names = ["new\nline.jpg", "esc\x1b[31mred.jpg"]
+    for name in names:
+        (tmp_path / name).write_bytes(samples.photo_jpeg(100, 80))
+    out = tmp_path / "out"
+    assert main(["make", *(str(tmp_path / n) for n in names), "--out", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3  # one per input and the summary
+    assert (
+        lines[0]
+        == f"ok    {tmp_path}/new\\nline.jpg -> {out}/new\\nline_128x128.jpg (100x80 JPEG, 2.4 KB)"
+    )
+    assert lines[1].startswith(f"ok    {tmp_path}/esc\\x1b[31mred.jpg -> ")
+    assert "\x1b" not in "".join(lines)
+
+
+def test_a_name_that_is_not_utf8_is_shown_with_the_byte_escaped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    raw = os.fsencode(tmp_path) + b"/bad\xffname.jpg"
+    try:
+        Path(os.fsdecode(raw)).write_bytes(samples.photo_jpeg(100, 80))
+    except OSError:  # some file systems refuse such names
+        pytest.skip("this file system does not accept names that are not UTF-8")
+    given, out = os.fsdecode(raw), tmp_path / "out"
+    # Captured output encodes strictly, as stdout does under a regular UTF-8 locale.
+    assert main(["make", given, "--out", str(out)]) == 0
+    assert (
+        capsys.readouterr()
+        .out.splitlines()[0]
+        .startswith(f"ok    {tmp_path}/bad\\xffname.jpg -> {out}/bad\\xffname_128x128.jpg")
+    )
+    assert main(["make", given, "--out", str(out), "--json"]) == 0
+    [line] = _json_lines(capsys.readouterr().out)
+    assert line["input"] == f"{tmp_path}/bad\\xffname.jpg"  # no lone surrogate: valid UTF-8
+    assert line["thumbnails"][0]["path"] == f"{out}/bad\\xffname_128x128.jpg"  # type: ignore[index]
+
+
+def test_json_input_is_the_argument_exactly_as_given(
+    inputs: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    names = ["./in/photo.jpg", "in//logo.png", "in/../in/broken.jpg"]
+    main(["make", *names, "--out", "out", "--json"])
+    assert [line["input"] for line in _json_lines(capsys.readouterr().out)] == names
+
+
+def test_ctrl_c_clears_the_progress_bar_before_saying_interrupted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    many = []
+    for index in range(12):
+        path = tmp_path / f"img{index}.png"
+        path.write_bytes(samples.transparent_png(20, 10))
+        many.append(str(path))
+    calls = 0
+
+    engine = importlib.import_module("thumbnailer.render")  # the package, not the function
+    real_render = engine.render
+
+    def render_until_ctrl_c(data: bytes, spec: ThumbnailSpec | None = None) -> list[Thumbnail]:
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise KeyboardInterrupt
+        return real_render(data, spec)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(engine, "render", render_until_ctrl_c)
+    terminal = _Terminal()
+    monkeypatch.setattr("sys.stderr", terminal)
+    assert main(["make", *many, "--out", str(tmp_path / "out")]) == 130
+    assert terminal.getvalue().endswith("] 2/12\r\x1b[Kthumbnailer make: interrupted\n")
+
+
+def test_an_out_folder_that_cannot_be_written_is_a_usage_error(
+    inputs: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    real_access = os.access
+
+    # Root may write anywhere whatever the mode bits, so the answer is simulated.
+    def access(path: str | Path, mode: int, **kwargs: bool) -> bool:
+        return Path(path) != out and real_access(path, mode, **kwargs)
+
+    monkeypatch.setattr(os, "access", access)
+    assert main(["make", str(inputs / "photo.jpg"), "--out", str(out)]) == 2
+    assert capsys.readouterr().err == (
+        f"thumbnailer make: --out {out}: not allowed to write in this folder\n"
+    )
+    assert list(out.iterdir()) == []
+
+
+def test_no_progress_bar_on_a_dumb_terminal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    many = []
+    for index in range(12):
+        path = tmp_path / f"img{index}.png"
+        path.write_bytes(samples.transparent_png(20, 10))
+        many.append(str(path))
+    monkeypatch.setenv("TERM", "dumb")  # cannot erase a line: the bar would pile up
+    terminal = _Terminal()
+    monkeypatch.setattr("sys.stderr", terminal)
+    assert main(["make", *many, "--out", str(tmp_path / "out")]) == 0
+    assert terminal.getvalue() == ""
+
+
+@pytest.mark.parametrize(
+    ("sizes", "summary"),
+    [
+        (["--size", "64x64"], "1 input: 1 ok, 0 failed; 1 thumbnail in "),
+        (["--size", "64x64", "--size", "32x32"], "1 input: 1 ok, 0 failed; 2 thumbnails in "),
+    ],
+)
+def test_the_summary_counts_in_words(
+    inputs: Path, tmp_path: Path, sizes: list[str], summary: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["make", str(inputs / "photo.jpg"), "--out", str(tmp_path / "o"), *sizes]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == summary + str(tmp_path / "o")
+
+
+def test_format_jpg_is_jpeg(inputs: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert main(["make", str(inputs / "logo.png"), "--out", str(out), "--format", "jpg"]) == 0
+    with Image.open(out / "logo_128x128.jpg") as image:
+        assert image.format == "JPEG"  # even for a transparent input, as --format jpeg

@@ -23,7 +23,7 @@ from thumbnailer import (
     samples,
 )
 from thumbnailer.render import _decode
-from thumbnailer.render.spec import Limits, ThumbnailSpec
+from thumbnailer.render.spec import Limits, OutputFormat, ThumbnailSpec
 
 
 def _huge_png(width: int = 40_000, height: int = 40_000, rows: int = 2000) -> bytes:
@@ -224,4 +224,15 @@ def test_a_decoder_left_out_of_the_build_makes_its_format_unsupported(
     monkeypatch.setitem(sys.modules, "pypdfium2", None)
     with pytest.raises(UnsupportedFormat, match="pypdfium2") as info:
         render(samples.one_page_pdf())
+    assert info.value.kind == "unsupported"
+
+
+def test_an_output_format_this_build_cannot_write_is_unsupported(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # As with a Pillow built without libavif: no AVIF encoder registered.
+    Image.init()  # every encoder registered first, so removing one stays removed
+    monkeypatch.delitem(Image.SAVE, "AVIF")
+    with pytest.raises(UnsupportedFormat, match="this build cannot write AVIF thumbnails") as info:
+        render(samples.photo_jpeg(64, 48), ThumbnailSpec(format=OutputFormat.AVIF))
     assert info.value.kind == "unsupported"
