@@ -5,13 +5,15 @@ EventBridge events delivered directly, ``s3:TestEvent`` and S3 Batch Operations 
 
 How failures travel back:
 
-* SQS: only records with a transient failure are listed in ``batchItemFailures``; SQS
-  retries them and, after the receive limit, dead-letters them. Permanent failures are
-  reported once (marker, SNS, email) and acknowledged.
+* SQS: only records with a transient failure, or not finished when time ran short, are listed
+  in ``batchItemFailures``; SQS retries them and, after the receive limit, dead-letters them.
+  Permanent failures are reported once (marker, SNS, email) and acknowledged.
 * Direct S3 / EventBridge (asynchronous invocation): a transient failure raises, so Lambda's
   async retries and on-failure destination apply; otherwise a summary is returned.
 * S3 Batch Operations: one result per task, ``Succeeded`` / ``TemporaryFailure`` /
   ``PermanentFailure``.
+* Bad input (an unknown shape, a malformed record or task) is ``invalid_event``: logged,
+  counted and acknowledged, never raised; one bad SQS record never fails its batch.
 
 Settings are read once per cold start. Invalid settings raise
 :class:`~thumbnailer.errors.ConfigError` on every invocation (logged with the reason), so
@@ -34,9 +36,11 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from thumbnailer.errors import ConfigError, ThumbnailerError, TransientError
 from thumbnailer.events import (
+    BatchTask,
     EventKind,
     InvalidEvent,
     ObjectRef,
+    Parsed,
     classify,
     parse_batch_operations,
     parse_eventbridge,
@@ -56,14 +60,49 @@ metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 
 _BATCH_CODES = {True: "TemporaryFailure", False: "PermanentFailure"}
 _RESULT_MAX = 1024  # Batch Operations copies resultString into its completion report
-# An SQS record is not started when the time left is under twice the slowest record so far
-# (and at least this floor): deferring it is cheap, being killed mid-batch is not.
+# An object is not started when the time left is under twice the slowest object so far (and
+# at least this floor): handing its SQS message back is cheap, being killed mid-write is not.
 TIME_FLOOR_MS = 1_000
+_NO_MESSAGE_ID = "SQS record without a messageId: it can be neither processed nor handed back"
 
 
-def _out_of_time(context: Any, slowest_ms: float) -> bool:
-    remaining = getattr(context, "get_remaining_time_in_millis", None)
-    return callable(remaining) and int(remaining()) < max(TIME_FLOOR_MS, 2 * slowest_ms)
+class TimeBudget:
+    """Whether one more object may start in this invocation (the first always may)."""
+
+    def __init__(self, context: Any) -> None:
+        remaining = getattr(context, "get_remaining_time_in_millis", None)
+        self._remaining: Callable[[], Any] | None = remaining if callable(remaining) else None
+        self._slowest_ms = 0.0
+        self._started = False
+        self.exhausted = False
+
+    def allows_another(self) -> bool:
+        """False once the time left is too short; it only shrinks, so it stays False."""
+        if not self.exhausted and self._started and self._remaining is not None:
+            self.exhausted = int(self._remaining()) < max(TIME_FLOOR_MS, 2 * self._slowest_ms)
+        return not self.exhausted
+
+    def spent(self, started: float) -> None:
+        """Account for one object that began at ``started`` (a ``perf_counter`` value)."""
+        self._started = True
+        self._slowest_ms = max(self._slowest_ms, (time.perf_counter() - started) * 1000)
+
+
+def _message_id(record: object) -> str | None:
+    """The SQS message id of a record, when it has a usable one."""
+    value = record.get("messageId") if isinstance(record, Mapping) else None
+    return value if isinstance(value, str) and value else None
+
+
+def _shape(event: object) -> str:
+    """A short description of an unrecognised event, for its log line."""
+    if isinstance(event, Mapping):
+        keys = sorted(str(k) for k in event)[:11]
+        if not keys:
+            return "an empty object"
+        return "an object with keys " + ", ".join(keys[:10]) + (", …" if len(keys) > 10 else "")
+    names = {list: "a list", str: "a string", int: "a number", float: "a number", bool: "a boolean"}
+    return "null" if event is None else f"{names.get(type(event), 'a value')}, not an object"
 
 
 class Tally(Counter[str]):
@@ -90,67 +129,79 @@ class App:
 
     # -- entry --------------------------------------------------------------------------------
 
-    def handle(self, event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
-        """Process one invocation event and return the response Lambda expects for it."""
+    def handle(self, event: object, context: Any = None) -> dict[str, Any]:
+        """Process one invocation event and return the response Lambda expects for it.
+
+        The event's content never makes this raise: what cannot be used is logged, counted and
+        answered. Only a transient failure of a direct invocation raises, so Lambda retries it.
+        """
         request_id = str(getattr(context, "aws_request_id", "") or "")
         self.log.append_keys(request_id=request_id)
         counts = Tally()
         try:
             kind = classify(event)
+            if kind is EventKind.UNKNOWN or not isinstance(event, Mapping):
+                return self._unrecognised(event, counts)
             if kind is EventKind.SQS:
-                return self._sqs(event, context, request_id, counts)
+                return self._sqs(event, TimeBudget(context), request_id, counts)
             if kind is EventKind.BATCH_OPERATIONS:
                 return self._batch(event, request_id, counts)
-            if kind is EventKind.TEST:
-                self.log.info("s3:TestEvent received; nothing to do", extra={"event": "test"})
-                counts["Skipped"] += 1
-                return {"status": "skipped", "reason": "s3:TestEvent", "processed": 0}
-            if kind in (EventKind.S3, EventKind.EVENTBRIDGE):
-                return self._direct(event, kind, request_id, counts)
-            self.log.warning("unrecognised event ignored", extra={"event_keys": sorted(event)})
-            counts["Skipped"] += 1
-            return {"status": "ignored", "reason": "unrecognised event"}
+            return self._direct(event, kind, request_id, counts)
         finally:
             self._flush(counts)
 
     # -- shapes -------------------------------------------------------------------------------
 
     def _sqs(
-        self, event: Mapping[str, Any], context: Any, request_id: str, counts: Tally
+        self, event: Mapping[str, Any], budget: TimeBudget, request_id: str, counts: Tally
     ) -> dict[str, Any]:
         # The partial batch response is written here rather than with Powertools' batch
         # utility: that module alone costs ~30 ms of cold start (it imports asyncio), a fifth of
         # boto3's import, for a dozen lines (see docs/performance.md).
         failures = []
-        slowest_ms = 0.0
-        for index, record in enumerate(event["Records"]):
-            message_id = str(record.get("messageId", ""))
-            if index and _out_of_time(context, slowest_ms):
-                # Hand the rest back now rather than be killed mid-batch by the timeout.
+        for record in event["Records"]:
+            message_id = _message_id(record)
+            if message_id is None:
+                # Lambda fails the whole batch on an empty itemIdentifier: never hand one back.
+                self._invalid(InvalidEvent(_NO_MESSAGE_ID), counts)
+            elif not self._sqs_record(record, message_id, budget, request_id, counts):
                 failures.append({"itemIdentifier": message_id})
-                counts["Deferred"] += 1
-                continue
-            try:
-                refs = parse_sqs_record(record)
-            except InvalidEvent as exc:
-                # A malformed message never heals: log it and acknowledge it.
-                self._invalid(exc, counts, message_id=message_id)
-                continue
-            started = time.perf_counter()
-            if any(o.retryable for o in self._run(refs, request_id, counts)):
-                failures.append({"itemIdentifier": message_id})
-            slowest_ms = max(slowest_ms, (time.perf_counter() - started) * 1000)
         return {"batchItemFailures": failures}
+
+    def _sqs_record(
+        self, record: object, message_id: str, budget: TimeBudget, request_id: str, counts: Tally
+    ) -> bool:
+        """Process one SQS message; False when it must come back (transient failure, no time)."""
+        if budget.exhausted:
+            counts["Deferred"] += 1
+            return False
+        try:
+            parsed = parse_sqs_record(record)
+        except InvalidEvent as exc:
+            # A malformed message never heals: log it and acknowledge it.
+            self._invalid(exc, counts, message_id=message_id)
+            return True
+        self._ignored(parsed, counts, message_id=message_id)
+        outcomes = self._run(parsed.refs, request_id, counts, budget)
+        if len(outcomes) < len(parsed.refs):
+            # Out of time mid-message: all of it comes back; what is done is skipped cheaply.
+            counts["Deferred"] += 1
+            return False
+        return not any(o.retryable for o in outcomes)
 
     def _direct(
         self, event: Mapping[str, Any], kind: EventKind, request_id: str, counts: Tally
     ) -> dict[str, Any]:
+        parse = parse_eventbridge if kind is EventKind.EVENTBRIDGE else parse_s3_notification
         try:
-            refs = (parse_s3_notification if kind is EventKind.S3 else parse_eventbridge)(event)
+            parsed = parse(event)
         except InvalidEvent as exc:
             self._invalid(exc, counts)
             return {"status": "invalid", "kind": exc.kind, "message": exc.message}
-        outcomes = self._run(refs, request_id, counts)
+        self._ignored(parsed, counts)
+        if not parsed.refs:
+            return {"status": "skipped", "reason": "; ".join(parsed.ignored), "processed": 0}
+        outcomes = self._run(parsed.refs, request_id, counts)
         retry = [o for o in outcomes if o.retryable]
         if retry:
             # Raising makes Lambda retry the asynchronous invocation (then its failure
@@ -162,34 +213,65 @@ class App:
         return self._summary(outcomes, counts)
 
     def _batch(self, event: Mapping[str, Any], request_id: str, counts: Tally) -> dict[str, Any]:
-        invocation = parse_batch_operations(event)
-        results = []
-        for task in invocation.tasks:
-            (outcome,) = self._run([task.ref], request_id, counts)
+        try:
+            invocation = parse_batch_operations(event)
+        except InvalidEvent as exc:
+            # Without an invocationId or a task list there is nothing to answer with.
+            self._invalid(exc, counts)
+            return {"status": "invalid", "kind": exc.kind, "message": exc.message}
+        for error in invocation.unanswerable:
+            self._invalid(error, counts, invocation_id=invocation.invocation_id)
+        return {
+            "invocationSchemaVersion": invocation.schema_version,
+            "treatMissingKeysAs": "PermanentFailure",
+            "invocationId": invocation.invocation_id,
+            "results": [self._batch_result(task, request_id, counts) for task in invocation.tasks],
+        }
+
+    def _batch_result(self, task: BatchTask, request_id: str, counts: Tally) -> dict[str, str]:
+        """The answer to one Batch Operations task."""
+        if task.ref is None:
+            error = task.error or InvalidEvent("task names no object")
+            self._invalid(error, counts, task_id=task.task_id)
+            code, text = "PermanentFailure", f"{error.kind}: {error.message}"
+        else:
+            (outcome,) = self._run((task.ref,), request_id, counts)
             if outcome.status is Status.FAILED and outcome.error is not None:
                 code = _BATCH_CODES[outcome.retryable]
                 text = f"{outcome.error.kind}: {outcome.error.message}"
             else:
                 code = "Succeeded"
                 text = outcome.status.value + (f": {outcome.reason}" if outcome.reason else "")
-            results.append(
-                {"taskId": task.task_id, "resultCode": code, "resultString": text[:_RESULT_MAX]}
-            )
-        return {
-            "invocationSchemaVersion": invocation.schema_version,
-            "treatMissingKeysAs": "PermanentFailure",
-            "invocationId": invocation.invocation_id,
-            "results": results,
-        }
+        return {"taskId": task.task_id, "resultCode": code, "resultString": text[:_RESULT_MAX]}
+
+    def _unrecognised(self, event: object, counts: Tally) -> dict[str, Any]:
+        """Answer an event of no known shape: invalid_event, as the same body inside SQS is."""
+        error = InvalidEvent(
+            f"unrecognised event ({_shape(event)}): not SQS, S3, EventBridge or Batch Operations"
+        )
+        self._invalid(error, counts)
+        return {"status": "invalid", "kind": error.kind, "message": error.message}
 
     # -- helpers ------------------------------------------------------------------------------
 
-    def _run(self, refs: list[ObjectRef], request_id: str, counts: Tally) -> list[Outcome]:
+    def _run(
+        self,
+        refs: tuple[ObjectRef, ...],
+        request_id: str,
+        counts: Tally,
+        budget: TimeBudget | None = None,
+    ) -> list[Outcome]:
+        """Process ``refs`` in order; with a ``budget``, stop before one there is no time for."""
         outcomes = []
         for ref in refs:
+            if budget is not None and not budget.allows_another():
+                break
+            started = time.perf_counter()
             outcome = self.pipeline.process(ref, request_id=request_id)
             self._record(outcome, counts)
             outcomes.append(outcome)
+            if budget is not None:
+                budget.spent(started)
         return outcomes
 
     def _record(self, outcome: Outcome, counts: Tally) -> None:
@@ -210,10 +292,22 @@ class App:
         level(f"{outcome.status.value} {outcome.ref}", extra=record)
 
     def _invalid(self, exc: ThumbnailerError, counts: Tally, **extra: Any) -> None:
+        """Log and count an event (or record, or task) that cannot be used."""
         counts[f"Failures:{exc.kind}"] += 1
         self.log.error(
             "event ignored: " + exc.message,
             extra={"outcome": "failed", "kind": exc.kind, **extra},
+        )
+
+    def _ignored(self, parsed: Parsed, counts: Tally, **extra: Any) -> None:
+        """Log (one line) and count the records of an envelope that name nothing to act on."""
+        if not parsed.ignored:
+            return
+        counts["Skipped"] += len(parsed.ignored)
+        more = len(parsed.ignored) - 1
+        self.log.info(
+            "skipped: " + parsed.ignored[0] + (f" (and {more} more record(s))" if more else ""),
+            extra={"outcome": "skipped", "reason": parsed.ignored[0], **extra},
         )
 
     @staticmethod
@@ -286,7 +380,7 @@ def reset() -> None:
     _app = None
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def handler(event: Any, context: Any) -> dict[str, Any]:
     """Lambda entry point."""
     global _app
     if _app is None:

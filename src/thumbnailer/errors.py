@@ -19,6 +19,7 @@ __all__ = [
     "InvalidEvent",
     "LocalFileError",
     "ObjectNotFound",
+    "Rejected",
     "RenderTimeout",
     "TerraformError",
     "ThumbnailerError",
@@ -128,3 +129,9 @@ class InternalError(ThumbnailerError):
 
     kind = "internal"
     permanent = False
+
+
+class Rejected(ThumbnailerError):
+    """The store refused the request as invalid: key too long, metadata too large."""
+
+    kind = "rejected"

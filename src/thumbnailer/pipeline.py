@@ -8,22 +8,30 @@ happened, with timings, and leaves retrying to the caller (``outcome.retryable``
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 from urllib.parse import quote
 
-from thumbnailer.errors import InternalError, ObjectNotFound, ThumbnailerError, TooLarge
+from thumbnailer.errors import InternalError, ObjectNotFound, Rejected, ThumbnailerError, TooLarge
 from thumbnailer.events.types import Action, ObjectRef
 from thumbnailer.render.spec import EXTENSIONS, OutputFormat, Size, Thumbnail, ThumbnailSpec
 from thumbnailer.settings import Settings
-from thumbnailer.storage.base import ObjectInfo, Store
+from thumbnailer.storage.base import (
+    MAX_KEY_BYTES,
+    MAX_METADATA_BYTES,
+    ObjectInfo,
+    Store,
+    metadata_bytes,
+)
 
 __all__ = [
     "META_MARKER",
     "META_SOURCE_ETAG",
+    "META_SOURCE_KEY_SHA256",
     "InternalError",
     "Outcome",
     "Pipeline",
@@ -32,6 +40,8 @@ __all__ = [
     "Status",
     "Timings",
     "WrittenThumbnail",
+    "key_digest",
+    "marker_key",
     "thumbnail_metadata",
 ]
 
@@ -42,6 +52,9 @@ Renderer = Callable[[bytes, ThumbnailSpec], list[Thumbnail]]
 META_MARKER = "thumbnailer"  # value: metadata version; its presence means "we wrote this"
 META_SOURCE_BUCKET = "source-bucket"
 META_SOURCE_KEY = "source-key"
+# Instead of source-key when that would not fit S3's 2 KB of metadata (a long non-ASCII key
+# triples when percent-encoded): idempotency and deletion sync only compare, a digest will do.
+META_SOURCE_KEY_SHA256 = "source-key-sha256"
 META_SOURCE_ETAG = "source-etag"
 META_SOURCE_VERSION = "source-version"
 META_SPEC = "spec"
@@ -163,10 +176,23 @@ class Reporter(Protocol):
         ...
 
 
+def key_digest(key: str) -> str:
+    """The value of ``source-key-sha256`` for source ``key``."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
 def thumbnail_metadata(
-    ref: ObjectRef, etag: str, version_id: str | None, spec: ThumbnailSpec
+    ref: ObjectRef,
+    etag: str,
+    version_id: str | None,
+    spec: ThumbnailSpec,
+    extra: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """User metadata linking a thumbnail to its source and to the spec that made it."""
+    """User metadata linking a thumbnail (or, with ``extra``, a marker) to its source and spec.
+
+    Always within S3's limit: the marker (the recursion guard) and the bucket, ETag and spec
+    (idempotency) are always written; a source key too long to fit is written as its digest.
+    """
     metadata = {
         META_MARKER: "1",
         META_SOURCE_BUCKET: ref.bucket,
@@ -176,7 +202,30 @@ def thumbnail_metadata(
     }
     if version_id:
         metadata[META_SOURCE_VERSION] = version_id
+    metadata.update(extra or {})
+    if metadata_bytes(metadata) > MAX_METADATA_BYTES:
+        del metadata[META_SOURCE_KEY]
+        metadata[META_SOURCE_KEY_SHA256] = key_digest(ref.key)
+    if metadata_bytes(metadata) > MAX_METADATA_BYTES:
+        metadata.pop(META_SOURCE_VERSION, None)  # informative only; S3 holds it on the source
     return metadata
+
+
+def marker_key(failure_prefix: str, key: str) -> str | None:
+    """Key of the failure marker of source ``key`` (``None`` when markers are off).
+
+    ``PREFIX/KEY.json``; when that is over S3's 1024 bytes, the key is cut and a digest of the
+    whole key keeps markers of different sources apart.
+    """
+    if not failure_prefix:
+        return None
+    full = f"{failure_prefix}{key}.json"
+    if len(full.encode()) <= MAX_KEY_BYTES:
+        return full
+    tail = f"~{key_digest(key)[:32]}.json"
+    room = max(0, MAX_KEY_BYTES - len(failure_prefix.encode()) - len(tail.encode()))
+    head = key.encode()[:room].decode("utf-8", errors="ignore")  # never half a character
+    return f"{failure_prefix}{head}{tail}"
 
 
 def _default_renderer() -> Renderer:
@@ -258,8 +307,20 @@ class Pipeline:
 
     def failure_marker_key(self, key: str) -> str | None:
         """Key of the failure marker of source ``key`` (``None`` when markers are off)."""
-        prefix = self.settings.failure_prefix
-        return f"{prefix}{key}.json" if prefix else None
+        return marker_key(self.settings.failure_prefix, key)
+
+    def check_destination_keys(self, ref: ObjectRef) -> None:
+        """Refuse a source whose thumbnail keys would be over S3's 1024-byte key limit.
+
+        Raised before the source is read, so such a source costs no GET and no render, and
+        fails with a message that says why rather than with the refused PUT.
+        """
+        longest = max(len(k.encode()) for k in self.destination_keys(ref.key))
+        if longest > MAX_KEY_BYTES:
+            raise Rejected(
+                f"{ref}: its thumbnail key would be {longest} bytes, over S3's limit of "
+                f"{MAX_KEY_BYTES} (a shorter source key, prefix or key template avoids it)"
+            )
 
     # -- decisions ----------------------------------------------------------------------------
 
@@ -290,11 +351,11 @@ class Pipeline:
 
     def _belongs(self, info: ObjectInfo, ref: ObjectRef) -> bool:
         meta = info.metadata
-        return (
-            META_MARKER in meta
-            and meta.get(META_SOURCE_BUCKET) == ref.bucket
-            and meta.get(META_SOURCE_KEY) == quote(ref.key, safe="/")
-        )
+        if META_MARKER not in meta or meta.get(META_SOURCE_BUCKET) != ref.bucket:
+            return False
+        if META_SOURCE_KEY in meta:
+            return meta[META_SOURCE_KEY] == quote(ref.key, safe="/")
+        return meta.get(META_SOURCE_KEY_SHA256) == key_digest(ref.key)
 
     def _head_or_none(self, bucket: str, key: str) -> ObjectInfo | None:
         try:
@@ -411,6 +472,7 @@ class Pipeline:
         reason = self.skip_reason(ref)
         if reason:
             return Outcome(ref, Status.SKIPPED, reason=reason, timings=timings)
+        self.check_destination_keys(ref)
         limit = self.settings.spec.limits.max_input_bytes
         size, etag = ref.size, ref.etag
         if size is None or etag is None:
@@ -506,6 +568,8 @@ class Pipeline:
         deleted = []
         start = self._clock()
         for key in self.destination_keys(ref.key):
+            if len(key.encode()) > MAX_KEY_BYTES:
+                continue  # a key S3 refuses holds no thumbnail (it was refused when made)
             info = self._head_or_none(dest, key)
             # Another source may map to the same key (a.jpg and a.png): delete only our own.
             if info is not None and self._belongs(info, ref):

@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import unicodedata
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from thumbnailer.pipeline import META_SOURCE_ETAG, Outcome, thumbnail_metadata
+from thumbnailer.pipeline import META_SOURCE_ETAG, Outcome, marker_key, thumbnail_metadata
 from thumbnailer.settings import Settings
 from thumbnailer.storage.base import Store
 
@@ -22,10 +23,20 @@ if TYPE_CHECKING:
     from mypy_boto3_ses import SESClient
     from mypy_boto3_sns import SNSClient
 
-__all__ = ["EVENT_SOURCE", "Reporter", "failure_marker", "failure_message"]
+__all__ = [
+    "EVENT_SOURCE",
+    "Reporter",
+    "failure_marker",
+    "failure_message",
+    "shown",
+    "subject_line",
+]
 
 EVENT_SOURCE = "thumbnailer"  # `source` of the EventBridge events we put
-_SUBJECT_MAX = 100  # SNS subjects are at most 100 characters
+# SNS refuses a Publish whose subject has line breaks or control characters or is not "less
+# than 100 characters long"; the email subject is a mail header, where they do no good either.
+_SUBJECT_MAX = 99
+_CONTROL = frozenset({"Cc", "Zl", "Zp"})  # C0/C1 controls, DEL, line and paragraph separators
 
 _log = logging.getLogger(__name__)
 
@@ -39,6 +50,28 @@ def _etag(outcome: Outcome) -> str:
 
 def _kind(outcome: Outcome) -> str:
     return outcome.error.kind if outcome.error else "unknown"
+
+
+def _is_control(char: str) -> bool:
+    return unicodedata.category(char) in _CONTROL
+
+
+def subject_line(text: str) -> str:
+    """``text`` as a subject SNS accepts: control characters replaced, at most 99 characters."""
+    clean = "".join("?" if _is_control(c) else c for c in text)
+    return clean if len(clean) <= _SUBJECT_MAX else clean[: _SUBJECT_MAX - 1] + "…"
+
+
+def shown(text: str) -> str:
+    """``text`` for a plain-text body: as is, or JSON-escaped when it holds control characters.
+
+    S3 keys may hold line breaks; written raw they would split a line of the message (or forge
+    one). Escaped, the exact key can still be read back.
+    """
+    if not any(_is_control(c) for c in text):
+        return text
+    escaped = json.dumps(text, ensure_ascii=False)
+    return "".join(f"\\u{ord(c):04x}" if _is_control(c) else c for c in escaped)
 
 
 def _default_client(service: str, settings: Settings) -> Any:
@@ -70,25 +103,26 @@ def failure_marker(
 
 
 def failure_message(outcome: Outcome, request_id: str, marker_uri: str | None) -> tuple[str, str]:
-    """A short human subject and body for SNS and email."""
+    """A short human subject and body for SNS and email.
+
+    The subject is cleaned to what SNS accepts; in the body every value from the event keeps
+    its exact text, escaped when it holds control characters (see :func:`shown`).
+    """
     ref = outcome.ref
     kind = outcome.error.kind if outcome.error else "unknown"
     message = outcome.error.message if outcome.error else ""
     name = ref.key.rsplit("/", 1)[-1]
-    subject = f"Thumbnail failed ({kind}): {name}"
-    if len(subject) > _SUBJECT_MAX:
-        subject = subject[: _SUBJECT_MAX - 1] + "…"
     lines = [
-        f"No thumbnails could be made for s3://{ref.bucket}/{ref.key}.",
+        f"No thumbnails could be made for {shown(f's3://{ref.bucket}/{ref.key}')}.",
         "",
-        f"Reason: {kind}: {message}",
+        f"Reason: {kind}: {shown(message)}",
         f"Time: {datetime.now(UTC).isoformat(timespec='seconds')}",
         f"Request id: {request_id or '-'}",
     ]
     if marker_uri:
-        lines.append(f"Failure marker: {marker_uri}")
+        lines.append(f"Failure marker: {shown(marker_uri)}")
     lines += ["", "This object will not be retried. Upload a fixed file to try again."]
-    return subject, "\n".join(lines)
+    return subject_line(f"Thumbnail failed ({kind}): {name}"), "\n".join(lines)
 
 
 class Reporter:
@@ -138,8 +172,8 @@ class Reporter:
         """Report a permanent failure once: marker, SNS, SES, EventBridge (as configured)."""
         s = self.settings
         marker_uri = None
-        if s.failure_prefix:
-            key = f"{s.failure_prefix}{outcome.ref.key}.json"
+        key = marker_key(s.failure_prefix, outcome.ref.key)
+        if key is not None:
             if self._already_reported(key, outcome):
                 # A redelivered event for the same broken version: tell nobody twice.
                 self._log.info("failure of s3://%s/%s already reported", outcome.ref.bucket,
@@ -198,9 +232,12 @@ class Reporter:
     def _put_marker(self, key: str, outcome: Outcome, request_id: str) -> None:
         document = failure_marker(outcome, request_id)
         metadata = thumbnail_metadata(
-            outcome.ref, _etag(outcome), outcome.ref.version_id, self.settings.spec
+            outcome.ref,
+            _etag(outcome),
+            outcome.ref.version_id,
+            self.settings.spec,
+            extra={_META_KIND: _kind(outcome)},
         )
-        metadata[_META_KIND] = _kind(outcome)
         self.store.put(
             self.settings.destination_bucket,
             key,

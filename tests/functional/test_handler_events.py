@@ -132,8 +132,9 @@ class TestShapes:
             "batchItemFailures": []
         }
 
-    def test_unknown_event_is_ignored(self, stack: Stack) -> None:
-        assert stack.app().handle({"hello": "world"})["status"] == "ignored"
+    def test_unknown_event_is_an_invalid_event(self, stack: Stack) -> None:
+        result = stack.app().handle({"hello": "world"})
+        assert (result["status"], result["kind"]) == ("invalid", "invalid_event")
 
 
 class TestIdempotency:

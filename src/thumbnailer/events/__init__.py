@@ -1,4 +1,4 @@
-"""Event envelopes → typed object references (:class:`ObjectRef`)."""
+"""Event envelopes → typed object references (:class:`ObjectRef`, grouped in :class:`Parsed`)."""
 
 from thumbnailer.events.build import s3_notification
 from thumbnailer.events.exceptions import InvalidEvent
@@ -11,7 +11,14 @@ from thumbnailer.events.parse import (
     parse_s3_notification,
     parse_sqs_record,
 )
-from thumbnailer.events.types import Action, BatchInvocation, BatchTask, EventKind, ObjectRef
+from thumbnailer.events.types import (
+    Action,
+    BatchInvocation,
+    BatchTask,
+    EventKind,
+    ObjectRef,
+    Parsed,
+)
 
 __all__ = [
     "Action",
@@ -20,6 +27,7 @@ __all__ = [
     "EventKind",
     "InvalidEvent",
     "ObjectRef",
+    "Parsed",
     "classify",
     "decode_key",
     "parse_batch_operations",

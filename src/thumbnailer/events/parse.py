@@ -1,4 +1,4 @@
-"""Every accepted envelope → :class:`ObjectRef` values.
+"""Every accepted envelope → :class:`Parsed` object references.
 
 Accepted: S3 notifications (direct, or as an SQS message body, or inside an SNS notification
 in an SQS body), EventBridge ``Object Created`` / ``Object Deleted`` events (direct or as an SQS
@@ -6,28 +6,34 @@ body), ``s3:TestEvent`` (no references) and S3 Batch Operations invocations (sch
 
 Keys: S3 notifications and Batch Operations URL-encode keys (``red flower.jpg`` arrives as
 ``red+flower.jpg``, a real ``+`` as ``%2B``); EventBridge does not. :func:`decode_key` is the
-one place that decodes, and it is applied only to the encoded envelopes. Powertools' data
-classes decode EventBridge keys too, which would turn a real ``+`` into a space, so keys are
-read raw from the wrapped dicts and never through their ``key`` properties.
+one place that decodes, and it is applied only to the encoded envelopes.
+
+Events are untrusted input: every field is read raw from the dicts and checked for its type
+(Powertools' data classes assume well-formed events, and decode EventBridge keys too, which
+would turn a real ``+`` into a space). Parsing an envelope gives its references or raises
+:class:`InvalidEvent` for that envelope alone, whatever the input; references always carry
+non-empty keys and bucket names that S3 could hold.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 from urllib.parse import unquote_plus
 
-from aws_lambda_powertools.utilities.data_classes import (
-    EventBridgeEvent,
-    S3BatchOperationEvent,
-    S3Event,
-    SQSRecord,
-)
-
 from thumbnailer.events.exceptions import InvalidEvent
-from thumbnailer.events.types import Action, BatchInvocation, BatchTask, EventKind, ObjectRef
+from thumbnailer.events.types import (
+    Action,
+    BatchInvocation,
+    BatchTask,
+    EventKind,
+    ObjectRef,
+    Parsed,
+)
+from thumbnailer.storage.base import MAX_KEY_BYTES
 
 __all__ = [
     "classify",
@@ -40,18 +46,122 @@ __all__ = [
 ]
 
 _EVENTBRIDGE_ACTIONS = {"Object Created": Action.CREATED, "Object Deleted": Action.DELETED}
+_BATCH_SCHEMAS = ("1.0", "2.0")
+_TEST_EVENT = "s3:TestEvent"
+_MISSING = object()
+_SHOWN = 80  # characters of a hostile value quoted in a message
+
+
+def _short(value: object) -> str:
+    """A bounded ``repr`` of a value from an event, for messages and logs."""
+    text = repr(value)
+    return text if len(text) <= _SHOWN else text[: _SHOWN - 1] + "…"
+
+
+def _describe(value: object) -> str:
+    """What an unexpected value is, in words (``null``, ``empty``, ``a number (5)``, ...)."""
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        if not value:
+            return "empty"
+        return f"a string ({_short(value)})" if _is_text(value) else "text that is not UTF-8"
+    kinds = {
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        list: "a list",
+        dict: "an object",
+    }
+    return kinds.get(type(value), type(value).__name__) + f" ({_short(value)})"
+
+
+def _wrong(what: str, name: str, value: object, expected: str) -> InvalidEvent:
+    """The error for field ``name`` of ``what`` holding ``value`` instead of ``expected``."""
+    if value is _MISSING:
+        return InvalidEvent(f"{what} has no {name!r}")
+    return InvalidEvent(f"{what}: {name!r} is {_describe(value)}, not {expected}")
+
+
+def _is_text(value: object) -> bool:
+    """True for a non-empty string that UTF-8 can encode (JSON may carry lone surrogates)."""
+    if not isinstance(value, str) or not value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _mapping(container: Mapping[str, Any], name: str, what: str) -> Mapping[str, Any]:
+    """The JSON object ``container[name]``, or :class:`InvalidEvent` naming ``what``."""
+    value = container.get(name, _MISSING)
+    if not isinstance(value, Mapping):
+        raise _wrong(what, name, value, "an object")
+    return value
+
+
+def _text(container: Mapping[str, Any], name: str, what: str) -> str:
+    """The required non-empty string ``container[name]``."""
+    value = container.get(name, _MISSING)
+    if not _is_text(value):
+        raise _wrong(what, name, value, "a non-empty string")
+    return str(value)
+
+
+def _optional_text(container: Mapping[str, Any], name: str, what: str) -> str | None:
+    """The string ``container[name]`` when present; absent, null and ``""`` give ``None``."""
+    value = container.get(name)
+    if value is None or value == "":
+        return None
+    if not _is_text(value):
+        raise _wrong(what, name, value, "a string")
+    return str(value)
+
+
+def _key(raw: str, what: str, *, encoded: bool) -> str:
+    """An object key from an event, decoded if ``encoded``; one S3 could hold, or invalid."""
+    key = decode_key(raw) if encoded else raw
+    if len(key.encode("utf-8")) > MAX_KEY_BYTES:
+        raise InvalidEvent(f"{what}: a {len(key.encode())}-byte key (S3 keys are 1024 at most)")
+    return key
+
+
+@contextmanager
+def _invalid_on_error(what: str) -> Iterator[None]:
+    """Turn any other failure while reading ``what`` into an :class:`InvalidEvent`.
+
+    The checks above cover the shapes we know of; this is the guarantee for the rest: a
+    malformed envelope fails as itself, it never escapes as a crash that fails a whole batch.
+    """
+    try:
+        yield
+    except InvalidEvent:
+        raise
+    except Exception as exc:
+        raise InvalidEvent(f"{what} could not be read: {type(exc).__name__}: {exc}"[:300]) from exc
 
 
 def decode_key(raw: str) -> str:
-    """Decode a URL-encoded key from an S3 notification or a Batch Operations task."""
-    return unquote_plus(raw, encoding="utf-8")
+    """Decode a URL-encoded key from an S3 notification or a Batch Operations task.
+
+    S3 encodes keys as UTF-8: escapes that do not decode as UTF-8 were not written by S3, and
+    raise :class:`InvalidEvent` rather than name an object with U+FFFD in its key.
+    """
+    try:
+        return unquote_plus(raw, encoding="utf-8", errors="strict")
+    except UnicodeDecodeError as exc:
+        raise InvalidEvent(f"key {_short(raw)} has percent-escapes that are not UTF-8") from exc
 
 
-def classify(event: Mapping[str, Any]) -> EventKind:
-    """Tell which envelope a Lambda invocation event is."""
-    if "invocationSchemaVersion" in event and "tasks" in event:
+def classify(event: object) -> EventKind:
+    """Tell which envelope a Lambda invocation event is (any JSON value is accepted)."""
+    if not isinstance(event, Mapping):
+        return EventKind.UNKNOWN
+    if "invocationSchemaVersion" in event and ("tasks" in event or "invocationId" in event):
         return EventKind.BATCH_OPERATIONS
-    if event.get("Event") == "s3:TestEvent":
+    if event.get("Event") == _TEST_EVENT:
         return EventKind.TEST
     records = event.get("Records")
     if isinstance(records, list) and records and isinstance(records[0], Mapping):
@@ -65,15 +175,22 @@ def classify(event: Mapping[str, Any]) -> EventKind:
     return EventKind.UNKNOWN
 
 
-def _etag(value: Any) -> str | None:
-    return str(value).strip('"') or None if value else None
+def _etag(value: str | None) -> str | None:
+    return value.strip('"') or None if value else None
 
 
-def _size(value: Any) -> int | None:
-    try:
-        return int(value) if value is not None else None
-    except (TypeError, ValueError):
+def _size(value: object) -> int | None:
+    """The size an event states; anything but a whole number of bytes means "ask S3"."""
+    if isinstance(value, bool):
         return None
+    if isinstance(value, int):
+        return value if value >= 0 else None
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        try:
+            return int(value)
+        except ValueError:  # more digits than int() converts
+            return None
+    return None  # null, floats (1e999 is infinity), lists, garbage: a HEAD tells the truth
 
 
 def _time(value: Any) -> datetime | None:
@@ -94,70 +211,85 @@ def _notification_action(event_name: str) -> Action | None:
     return None
 
 
-def parse_s3_notification(event: Mapping[str, Any]) -> list[ObjectRef]:
+def _s3_ref(record: Mapping[str, Any], action: Action) -> ObjectRef:
+    """The reference in one S3 notification record."""
+    what = "S3 notification record"
+    s3 = _mapping(record, "s3", what)
+    obj = _mapping(s3, "object", what)
+    return ObjectRef(
+        bucket=_text(_mapping(s3, "bucket", what), "name", what + " bucket"),
+        key=_key(_text(obj, "key", what + " object"), what, encoded=True),
+        action=action,
+        version_id=_optional_text(obj, "versionId", what + " object"),
+        etag=_etag(_optional_text(obj, "eTag", what + " object")),
+        size=_size(obj.get("size")),
+        event_time=_time(record.get("eventTime")),
+    )
+
+
+def parse_s3_notification(event: Mapping[str, Any]) -> Parsed:
     """References in an S3 notification (``{"Records": [...]}``); a test event gives none."""
-    if event.get("Event") == "s3:TestEvent":
-        return []
-    if not isinstance(event.get("Records"), list):
-        raise InvalidEvent("S3 notification without a Records list")
-    refs = []
-    try:
-        for record in S3Event(dict(event)).records:
-            action = _notification_action(record.event_name)
+    if event.get("Event") == _TEST_EVENT:
+        return Parsed(ignored=(_TEST_EVENT,))
+    records = event.get("Records")
+    if not isinstance(records, list) or not records:
+        raise InvalidEvent("S3 notification without a non-empty Records list")
+    refs, ignored = [], []
+    with _invalid_on_error("S3 notification"):
+        for record in records:
+            if not isinstance(record, Mapping):
+                raise InvalidEvent(f"S3 notification record is {_describe(record)}, not an object")
+            name = _text(record, "eventName", "S3 notification record")
+            action = _notification_action(name)
             if action is None:
-                continue
-            obj = record.s3.get_object
-            refs.append(
-                ObjectRef(
-                    bucket=record.s3.bucket.name,
-                    key=decode_key(obj["key"]),
-                    action=action,
-                    version_id=obj.get("versionId") or None,
-                    etag=_etag(obj.get("eTag")),
-                    size=_size(obj.get("size")),
-                    event_time=_time(record.get("eventTime")),
-                )
-            )
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise InvalidEvent(f"S3 notification record without {exc}") from exc
-    return refs
+                ignored.append(f"S3 event {_short(name)} neither creates nor removes an object")
+            else:
+                refs.append(_s3_ref(record, action))
+    return Parsed(tuple(refs), tuple(ignored))
 
 
-def parse_eventbridge(event: Mapping[str, Any]) -> list[ObjectRef]:
-    """The reference in an S3 EventBridge event; other detail types give none."""
-    wrapped = EventBridgeEvent(dict(event))
-    try:
-        action = _EVENTBRIDGE_ACTIONS.get(wrapped.detail_type)
-        if wrapped.source != "aws.s3" or action is None:
-            return []
-        detail = wrapped.detail
-        obj = detail["object"]
-        return [
-            ObjectRef(
-                bucket=detail["bucket"]["name"],
-                key=obj["key"],  # EventBridge keys are not URL-encoded
-                action=action,
-                version_id=obj.get("version-id") or None,
-                # AWS documents `etag`; some emulators send `eTag`, as S3 notifications do.
-                etag=_etag(obj.get("etag", obj.get("eTag"))),
-                size=_size(obj.get("size")),
-                event_time=_time(wrapped.get("time")),
-            )
-        ]
-    except (KeyError, TypeError) as exc:
-        raise InvalidEvent(f"EventBridge S3 event without {exc}") from exc
+def parse_eventbridge(event: Mapping[str, Any]) -> Parsed:
+    """The reference in an S3 EventBridge event; other sources and detail types give none."""
+    source, detail_type = event.get("source"), event.get("detail-type")
+    action = _EVENTBRIDGE_ACTIONS.get(detail_type) if isinstance(detail_type, str) else None
+    if source != "aws.s3" or action is None:
+        reason = (
+            f"EventBridge {_short(detail_type)} from {_short(source)} is not an S3 object event"
+        )
+        return Parsed(ignored=(reason,))
+    what = "EventBridge S3 event"
+    with _invalid_on_error(what):
+        detail = _mapping(event, "detail", what)
+        obj = _mapping(detail, "object", what)
+        # AWS documents `etag`; some emulators send `eTag`, as S3 notifications do.
+        etag_field = "etag" if obj.get("etag") is not None else "eTag"
+        ref = ObjectRef(
+            bucket=_text(_mapping(detail, "bucket", what), "name", what + " bucket"),
+            key=_key(_text(obj, "key", what + " object"), what, encoded=False),
+            action=action,
+            version_id=_optional_text(obj, "version-id", what + " object"),
+            etag=_etag(_optional_text(obj, etag_field, what + " object")),
+            size=_size(obj.get("size")),
+            event_time=_time(event.get("time")),
+        )
+    return Parsed(refs=(ref,))
 
 
-def parse_body(body: str) -> list[ObjectRef]:
+def parse_body(body: str, *, unwrap_sns: bool = True) -> Parsed:
     """References in an SQS message body: S3 notification, EventBridge event, or SNS-wrapped."""
     try:
         message = json.loads(body)
+    except RecursionError as exc:
+        raise InvalidEvent("message body is JSON nested too deeply to be an event") from exc
     except (TypeError, ValueError) as exc:
         raise InvalidEvent(f"message body is not JSON: {body[:80]!r}") from exc
     if not isinstance(message, Mapping):
         raise InvalidEvent("message body is not a JSON object")
-    if message.get("Type") == "Notification" and isinstance(message.get("Message"), str):
-        return parse_body(message["Message"])  # S3 → SNS → SQS fan-out
+    if unwrap_sns and message.get("Type") == "Notification":
+        inner = message.get("Message")
+        if not isinstance(inner, str):
+            raise InvalidEvent("SNS notification without a string Message")
+        return parse_body(inner, unwrap_sns=False)  # S3 → SNS → SQS fan-out, one level
     kind = classify(message)
     if kind in (EventKind.S3, EventKind.TEST):
         return parse_s3_notification(message)
@@ -166,35 +298,79 @@ def parse_body(body: str) -> list[ObjectRef]:
     raise InvalidEvent("message body is neither an S3 notification nor an EventBridge event")
 
 
-def parse_sqs_record(record: Mapping[str, Any]) -> list[ObjectRef]:
-    """References in one SQS record of a Lambda SQS event."""
-    return parse_body(SQSRecord(dict(record)).body)
+def parse_sqs_record(record: object) -> Parsed:
+    """References in one SQS record of a Lambda SQS event; any defect is this record's alone."""
+    with _invalid_on_error("SQS message"):
+        if not isinstance(record, Mapping):
+            raise InvalidEvent(f"SQS record is {_describe(record)}, not an object")
+        body = record.get("body", _MISSING)
+        if not isinstance(body, str):
+            raise _wrong("SQS record", "body", body, "a string")
+        return parse_body(body)
+
+
+def _bucket_of(task: Mapping[str, Any], what: str) -> str:
+    """The bucket of a Batch Operations task: ``s3BucketArn`` (schema 1.0) or ``s3Bucket``."""
+    if task.get("s3BucketArn") is None:
+        return _text(task, "s3Bucket", what)
+    arn = _text(task, "s3BucketArn", what)
+    bucket = arn.rpartition(":::")[2]
+    if not arn.startswith("arn:") or ":::" not in arn or not bucket:
+        raise InvalidEvent(f"{what}: 's3BucketArn' {_short(arn)} is not an S3 bucket ARN")
+    return bucket
+
+
+def _batch_task(task: Mapping[str, Any], task_id: str, problem: str) -> BatchTask:
+    """One answerable task: its object, or the reason it names none."""
+    what = f"S3 Batch Operations task {_short(task_id)}"
+    try:
+        if problem:
+            raise InvalidEvent(problem)
+        with _invalid_on_error(what):
+            ref = ObjectRef(
+                bucket=_bucket_of(task, what),
+                key=_key(_text(task, "s3Key", what), what, encoded=True),
+                version_id=_optional_text(task, "s3VersionId", what),
+                etag=_etag(_optional_text(task, "s3Etag", what)),
+            )
+    except InvalidEvent as exc:
+        return BatchTask(task_id, error=exc)
+    return BatchTask(task_id, ref=ref)
 
 
 def parse_batch_operations(event: Mapping[str, Any]) -> BatchInvocation:
-    """An S3 Batch Operations invocation, schema 1.0 (bucket ARN) or 2.0 (bucket name)."""
-    wrapped = S3BatchOperationEvent(dict(event))
-    try:
-        version = wrapped.invocation_schema_version
-        if version not in ("1.0", "2.0"):
-            raise InvalidEvent(f"S3 Batch Operations schema {version!r} is not 1.0 or 2.0")
-        tasks = tuple(
-            BatchTask(
-                task_id=task.task_id,
-                ref=ObjectRef(
-                    bucket=task.s3_bucket,
-                    key=decode_key(task["s3Key"]),
-                    version_id=task.s3_version_id or None,
-                    etag=_etag(task.get("s3Etag")),
-                ),
-            )
-            for task in wrapped.tasks
+    """An S3 Batch Operations invocation, schema 1.0 (bucket ARN) or 2.0 (bucket name).
+
+    Every task with a taskId is answerable: a malformed one (or any task of an unknown schema)
+    carries its :class:`InvalidEvent` instead of a reference. Only an invocation that cannot be
+    answered at all (no invocationId, no tasks list) raises.
+    """
+    with _invalid_on_error("S3 Batch Operations invocation"):
+        invocation_id = _text(event, "invocationId", "S3 Batch Operations invocation")
+        tasks = event.get("tasks", _MISSING)
+        if not isinstance(tasks, list):
+            raise _wrong("S3 Batch Operations invocation", "tasks", tasks, "a list")
+        version = event.get("invocationSchemaVersion")
+        problem = (
+            ""
+            if version in _BATCH_SCHEMAS
+            else f"S3 Batch Operations schema {_short(version)} is not 1.0 or 2.0"
         )
+        job = event.get("job")
+        job_id = job.get("id") if isinstance(job, Mapping) else None
+        answered, unanswerable = [], []
+        for index, task in enumerate(tasks):
+            task_id = task.get("taskId") if isinstance(task, Mapping) else None
+            if not isinstance(task, Mapping) or not _is_text(task_id):
+                unanswerable.append(
+                    InvalidEvent(f"S3 Batch Operations task #{index} has no taskId to answer with")
+                )
+                continue
+            answered.append(_batch_task(task, str(task_id), problem))
         return BatchInvocation(
-            schema_version=version,
-            invocation_id=wrapped.invocation_id,
-            job_id=wrapped.job.get_id,
-            tasks=tasks,
+            schema_version=version if isinstance(version, str) else json.dumps(version),
+            invocation_id=invocation_id,
+            job_id=job_id if isinstance(job_id, str) else "",
+            tasks=tuple(answered),
+            unanswerable=tuple(unanswerable),
         )
-    except (KeyError, TypeError) as exc:
-        raise InvalidEvent(f"S3 Batch Operations invocation without {exc}") from exc

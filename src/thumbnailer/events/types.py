@@ -6,7 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-__all__ = ["Action", "BatchInvocation", "BatchTask", "EventKind", "ObjectRef"]
+from thumbnailer.errors import InvalidEvent
+
+__all__ = ["Action", "BatchInvocation", "BatchTask", "EventKind", "ObjectRef", "Parsed"]
 
 
 class Action(StrEnum):
@@ -44,18 +46,31 @@ class ObjectRef:
 
 
 @dataclass(frozen=True)
+class Parsed:
+    """What one event envelope asks for: its objects, and the records it names none in."""
+
+    refs: tuple[ObjectRef, ...] = ()
+    # One reason per record understood but not acted on (a test event, a restore, another
+    # EventBridge detail type): such records are logged and counted, never dropped unseen.
+    ignored: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class BatchTask:
-    """One S3 Batch Operations task: the id to answer with and the object it names."""
+    """One S3 Batch Operations task: the id to answer with, and its object or what is wrong."""
 
     task_id: str
-    ref: ObjectRef
+    ref: ObjectRef | None = None
+    error: InvalidEvent | None = None  # set instead of ``ref`` for a task that names no object
 
 
 @dataclass(frozen=True)
 class BatchInvocation:
-    """An S3 Batch Operations invocation (schema 1.0 or 2.0)."""
+    """An S3 Batch Operations invocation (schema 1.0 or 2.0; others get every task refused)."""
 
-    schema_version: str
+    schema_version: str  # as received: the answer must repeat it
     invocation_id: str
     job_id: str
     tasks: tuple[BatchTask, ...]
+    # Tasks without a usable taskId: no answer can name them (S3 counts them as missing keys).
+    unanswerable: tuple[InvalidEvent, ...] = ()

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from thumbnailer.storage.base import ObjectInfo, Store, StoredObject
+from thumbnailer.storage.base import (
+    MAX_KEY_BYTES,
+    MAX_METADATA_BYTES,
+    ObjectInfo,
+    Store,
+    StoredObject,
+    metadata_bytes,
+)
 from thumbnailer.storage.local import LocalStore
 
 if TYPE_CHECKING:
     from thumbnailer.storage.s3 import S3Store, client_config, map_error
 
 __all__ = [
+    "MAX_KEY_BYTES",
+    "MAX_METADATA_BYTES",
     "LocalStore",
     "ObjectInfo",
     "S3Store",
@@ -18,6 +27,7 @@ __all__ = [
     "StoredObject",
     "client_config",
     "map_error",
+    "metadata_bytes",
 ]
 
 _S3_NAMES = {"S3Store", "client_config", "map_error"}

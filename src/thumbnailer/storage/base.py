@@ -7,7 +7,26 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-__all__ = ["ObjectInfo", "Store", "StoredObject"]
+__all__ = [
+    "MAX_KEY_BYTES",
+    "MAX_METADATA_BYTES",
+    "ObjectInfo",
+    "Store",
+    "StoredObject",
+    "metadata_bytes",
+]
+
+# S3's limits. The pipeline keeps to them whatever the store, so that what works locally works
+# on S3 (moto and the local store do not enforce them).
+MAX_KEY_BYTES = 1024  # an object key, in UTF-8 bytes
+# User-defined metadata: at most 2 KB, the sum of the UTF-8 bytes of every name and value. Read
+# as 2,000 bytes, the stricter meaning of "2 KB": a few bytes less never costs anything.
+MAX_METADATA_BYTES = 2000
+
+
+def metadata_bytes(metadata: Mapping[str, str]) -> int:
+    """The size S3 counts against :data:`MAX_METADATA_BYTES`."""
+    return sum(len(name.encode()) + len(value.encode()) for name, value in metadata.items())
 
 
 @dataclass(frozen=True)

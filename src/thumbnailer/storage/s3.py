@@ -16,7 +16,14 @@ from botocore.exceptions import (
     UnknownServiceError,
 )
 
-from thumbnailer.errors import AccessDenied, ObjectNotFound, ThumbnailerError, TransientError
+from thumbnailer.errors import (
+    AccessDenied,
+    ConfigError,
+    ObjectNotFound,
+    Rejected,
+    ThumbnailerError,
+    TransientError,
+)
 from thumbnailer.storage.base import ObjectInfo, StoredObject
 
 if TYPE_CHECKING:
@@ -39,10 +46,6 @@ _TRANSIENT = {
     "503",
     "500",
 }
-
-
-# Mistakes in our own call or configuration: retrying cannot fix them.
-_PERMANENT_BOTOCORE = (ParamValidationError, NoRegionError, UnknownServiceError)
 
 
 def client_config(
@@ -72,11 +75,15 @@ def map_error(exc: Exception, what: str) -> ThumbnailerError:
             return AccessDenied(f"{what}: access denied ({detail})")
         if code in _TRANSIENT or status == 429 or status >= 500:
             return TransientError(f"{what}: {code or status}: {detail}")
-        return ThumbnailerError(f"{what}: {code or status}: {detail}")
+        # Any other refusal (KeyTooLongError, MetadataTooLarge, InvalidArgument, a redirect to
+        # another region, ...): the request itself is refused, and resending cannot change it.
+        return Rejected(f"{what}: {code or status}: {detail}")
     if isinstance(exc, NoCredentialsError):
         return AccessDenied(f"{what}: no AWS credentials")
-    if isinstance(exc, _PERMANENT_BOTOCORE):
-        return ThumbnailerError(f"{what}: {type(exc).__name__}: {exc}")
+    if isinstance(exc, ParamValidationError):
+        return Rejected(f"{what}: refused before sending: {exc}")
+    if isinstance(exc, (NoRegionError, UnknownServiceError)):
+        return ConfigError(f"{what}: {type(exc).__name__}: {exc}")
     # Connection errors, timeouts, a body cut short while streaming (IncompleteReadError,
     # ResponseStreamingError), OS-level socket errors: all may heal on retry.
     return TransientError(f"{what}: {type(exc).__name__}: {exc}")

@@ -13,7 +13,7 @@ KEYS = ["a b+c/ü.jpg", "photos/100% real.png", "plain.jpg"]
 def test_created_round_trips(key: str) -> None:
     ref = ObjectRef("src", key, Action.CREATED, version_id="v1", etag="abc", size=3)
     event = s3_notification(ref, "eu-west-1", "thumbnailer-backfill")
-    (parsed,) = parse_s3_notification(event)
+    (parsed,) = parse_s3_notification(event).refs
     assert (parsed.bucket, parsed.key, parsed.action) == ("src", key, Action.CREATED)
     assert (parsed.version_id, parsed.etag, parsed.size) == ("v1", "abc", 3)
     record = event["Records"][0]
@@ -31,5 +31,5 @@ def test_deleted_carries_no_size_or_etag() -> None:
     record = event["Records"][0]
     assert record["eventName"] == "ObjectRemoved:Delete"
     assert "eTag" not in record["s3"]["object"] and "size" not in record["s3"]["object"]
-    (parsed,) = parse_s3_notification(event)
+    (parsed,) = parse_s3_notification(event).refs
     assert parsed.action is Action.DELETED

@@ -12,6 +12,7 @@ from thumbnailer.events import (
     Action,
     EventKind,
     InvalidEvent,
+    Parsed,
     classify,
     decode_key,
     parse_batch_operations,
@@ -54,7 +55,7 @@ def test_unknown_shapes_are_unknown() -> None:
 
 
 def test_s3_notification_key_is_decoded_once() -> None:
-    (ref,) = parse_s3_notification(load("s3-object-created-put.json"))
+    (ref,) = parse_s3_notification(load("s3-object-created-put.json")).refs
     assert ref.bucket == BUCKET
     assert ref.key == KEY  # '+' → space, '%2B' → '+', UTF-8 percent-escapes → é
     assert ref.action is Action.CREATED
@@ -64,55 +65,60 @@ def test_s3_notification_key_is_decoded_once() -> None:
 
 
 def test_s3_delete_notification() -> None:
-    (ref,) = parse_s3_notification(load("s3-object-removed-delete.json"))
+    (ref,) = parse_s3_notification(load("s3-object-removed-delete.json")).refs
     assert (ref.key, ref.action, ref.size, ref.etag) == (KEY, Action.DELETED, None, None)
 
 
 def test_test_event_gives_no_references() -> None:
-    assert parse_s3_notification(load("s3-test-event.json")) == []
-    assert parse_body(json.dumps(load("s3-test-event.json"))) == []
+    expected = Parsed(ignored=("s3:TestEvent",))
+    assert parse_s3_notification(load("s3-test-event.json")) == expected
+    assert parse_body(json.dumps(load("s3-test-event.json"))) == expected
 
 
 def test_eventbridge_keys_are_not_decoded() -> None:
-    (ref,) = parse_eventbridge(load("eventbridge-object-created.json"))
+    (ref,) = parse_eventbridge(load("eventbridge-object-created.json")).refs
     assert ref.key == KEY
     assert ref.version_id == "IYV3p45BT0ac8hjHg1houSdS1a.Mro8e"
     assert ref.size == 5
     event = load("eventbridge-object-created.json")
     event["detail"]["object"]["key"] = "a+b%20c.png"
-    assert parse_eventbridge(event)[0].key == "a+b%20c.png"
+    assert parse_eventbridge(event).refs[0].key == "a+b%20c.png"
 
 
 def test_eventbridge_etag_in_either_spelling() -> None:
     event = load("eventbridge-object-created.json")
-    documented = parse_eventbridge(event)[0].etag
+    documented = parse_eventbridge(event).refs[0].etag
     assert documented
     obj = event["detail"]["object"]
     obj["eTag"] = obj.pop("etag")  # how moto's S3 spells it
-    assert parse_eventbridge(event)[0].etag == documented
+    assert parse_eventbridge(event).refs[0].etag == documented
 
 
 def test_eventbridge_deleted() -> None:
-    (ref,) = parse_eventbridge(load("eventbridge-object-deleted.json"))
+    (ref,) = parse_eventbridge(load("eventbridge-object-deleted.json")).refs
     assert (ref.key, ref.action) == (KEY, Action.DELETED)
 
 
 def test_other_eventbridge_detail_types_are_ignored() -> None:
     event = load("eventbridge-object-created.json")
     event["detail-type"] = "Object Restore Completed"
-    assert parse_eventbridge(event) == []
+    parsed = parse_eventbridge(event)
+    assert parsed.refs == ()
+    assert parsed.ignored == (
+        "EventBridge 'Object Restore Completed' from 'aws.s3' is not an S3 object event",
+    )
 
 
 @pytest.mark.parametrize("name", ["sqs-s3-notification.json", "sqs-eventbridge.json"])
 def test_sqs_bodies_give_the_same_reference(name: str) -> None:
     (record,) = load(name)["Records"]
-    (ref,) = parse_sqs_record(record)
+    (ref,) = parse_sqs_record(record).refs
     assert (ref.bucket, ref.key, ref.action) == (BUCKET, KEY, Action.CREATED)
 
 
 def test_sns_wrapped_s3_notification_in_sqs() -> None:
     wrapped = {"Type": "Notification", "Message": json.dumps(load("s3-object-created-put.json"))}
-    (ref,) = parse_body(json.dumps(wrapped))
+    (ref,) = parse_body(json.dumps(wrapped)).refs
     assert ref.key == KEY
 
 
@@ -134,7 +140,11 @@ def test_record_without_object_is_invalid() -> None:
 def test_non_object_events_are_ignored() -> None:
     event = load("s3-object-created-put.json")
     event["Records"][0]["eventName"] = "ObjectRestore:Completed"
-    assert parse_s3_notification(event) == []
+    parsed = parse_s3_notification(event)
+    assert parsed.refs == ()
+    assert parsed.ignored == (
+        "S3 event 'ObjectRestore:Completed' neither creates nor removes an object",
+    )
 
 
 @pytest.mark.parametrize("name", ["batch-operations-1.0.json", "batch-operations-2.0.json"])
@@ -147,11 +157,14 @@ def test_batch_operations_both_schemas(name: str) -> None:
     assert (task.ref.bucket, task.ref.key) == (BUCKET, KEY)
 
 
-def test_batch_operations_unknown_schema() -> None:
+def test_batch_operations_unknown_schema_refuses_every_task() -> None:
     event = load("batch-operations-1.0.json")
     event["invocationSchemaVersion"] = "3.0"
-    with pytest.raises(InvalidEvent):
-        parse_batch_operations(event)
+    invocation = parse_batch_operations(event)
+    assert invocation.schema_version == "3.0"  # the answer repeats it
+    (task,) = invocation.tasks
+    assert task.ref is None and task.error is not None
+    assert task.error.message == "S3 Batch Operations schema '3.0' is not 1.0 or 2.0"
 
 
 def test_decode_key_examples() -> None:

@@ -13,9 +13,18 @@ from pipeline_helpers import CountingStore, FakeRenderer, jpeg_bytes
 
 from thumbnailer.errors import AccessDenied, CorruptImage, TransientError
 from thumbnailer.events import Action, ObjectRef
-from thumbnailer.pipeline import META_MARKER, Pipeline, Status
+from thumbnailer.pipeline import (
+    META_MARKER,
+    META_SOURCE_KEY_SHA256,
+    Pipeline,
+    Status,
+    key_digest,
+    marker_key,
+    thumbnail_metadata,
+)
 from thumbnailer.render.spec import OutputFormat, Size, ThumbnailSpec
 from thumbnailer.settings import Settings
+from thumbnailer.storage import MAX_KEY_BYTES, MAX_METADATA_BYTES, metadata_bytes
 
 SRC, DST = "photos", "thumbs"
 KEY = "2026/red flower 1+1 été.jpg"
@@ -371,6 +380,66 @@ class TestFailures:
         assert outcome.error is not None and outcome.error.kind == "internal"
         assert outcome.retryable
         assert isinstance(outcome.error.__cause__, ZeroDivisionError)
+
+
+# A key S3 accepts (787 UTF-8 bytes) whose percent-encoded form (2,335 bytes) alone is over
+# S3's 2 KB of user metadata. (Folders keep each name within the local file system's limit.)
+CJK_KEY = "写真/2026/" + "/".join(["家族旅行の思い出" * 8] * 4) + ".jpg"
+# 1010 bytes: its thumbnail keys, thumbnails/…_256x256.jpg, would be 1029.
+LONG_KEY = "a/" + "/".join(["x" * 200] * 5) + ".jpg"
+
+
+class TestS3Limits:
+    def test_metadata_of_a_long_non_ascii_key_fits(self) -> None:
+        spec = ThumbnailSpec()
+        long = thumbnail_metadata(ObjectRef(SRC, CJK_KEY), "e" * 32, "v" * 32, spec,
+                                  extra={"failure-kind": "unsupported"})  # fmt: skip
+        assert metadata_bytes(long) <= MAX_METADATA_BYTES
+        assert "source-key" not in long
+        assert long[META_SOURCE_KEY_SHA256] == key_digest(CJK_KEY)
+        assert long[META_MARKER] == "1"  # what the recursion guard reads
+        assert (long["source-etag"], long["spec"]) == ("e" * 32, spec.fingerprint())
+        short = thumbnail_metadata(ObjectRef(SRC, KEY), "e", None, spec)
+        assert unquote(short["source-key"]) == KEY and META_SOURCE_KEY_SHA256 not in short
+
+    def test_thumbnails_named_by_digest_are_current_and_deleted(self, store: CountingStore) -> None:
+        renderer = FakeRenderer()
+        pipeline = make(store, renderer)
+        ref = upload(store, CJK_KEY)
+        created = pipeline.process(ref)
+        assert created.status is Status.CREATED, created.error
+        meta = store.inner.head(DST, created.thumbnails[0].key).metadata
+        assert meta[META_SOURCE_KEY_SHA256] == key_digest(CJK_KEY)
+        again = pipeline.process(ref)
+        assert (again.status, again.reason) == (Status.SKIPPED, "thumbnails are current")
+        assert renderer.calls == 1
+        store.inner.delete(SRC, CJK_KEY)
+        deleted = pipeline.process(ObjectRef(SRC, CJK_KEY, action=Action.DELETED))
+        assert sorted(deleted.deleted) == sorted(t.key for t in created.thumbnails)
+
+    def test_a_thumbnail_key_over_the_limit_is_refused_before_reading(
+        self, store: CountingStore
+    ) -> None:
+        renderer = FakeRenderer()
+        outcome = make(store, renderer).process(upload(store, LONG_KEY))
+        assert outcome.error is not None and outcome.error.kind == "rejected"
+        assert outcome.permanent_failure
+        assert "thumbnail key would be 1029 bytes, over S3's limit of 1024" in outcome.error.message
+        assert sum(store.calls.values()) == 0 and renderer.calls == 0
+
+    def test_deleting_such_a_source_asks_for_no_impossible_key(self, store: CountingStore) -> None:
+        outcome = make(store).process(ObjectRef(SRC, LONG_KEY, action=Action.DELETED))
+        assert (outcome.status, outcome.reason) == (Status.SKIPPED, "no thumbnails to delete")
+        assert store.calls["head"] == 1  # the source only: no thumbnail key could exist
+
+    @pytest.mark.parametrize("key", ["k" * 1020, "日" * 340, "a/" + "é" * 509])
+    def test_failure_markers_of_long_keys_stay_within_the_key_limit(self, key: str) -> None:
+        marker = marker_key("failed/", key)
+        assert marker is not None and marker.startswith("failed/") and marker.endswith(".json")
+        assert len(marker.encode()) <= MAX_KEY_BYTES
+        assert marker != marker_key("failed/", key + "2")  # sources sharing a long prefix
+        assert marker_key("failed/", "short.jpg") == "failed/short.jpg.json"
+        assert marker_key("", key) is None
 
 
 def test_real_renderer_end_to_end(store: CountingStore) -> None:

@@ -77,7 +77,47 @@ def test_subject_is_short_and_human() -> None:
     assert "Reason: corrupt: JPEG data ends early" in body
     assert "s3://dst/failed/x.json" in body
     long_subject, _ = failure_message(failed("x" * 300 + ".jpg"), "", None)
-    assert len(long_subject) == 100
+    assert len(long_subject) == 99  # SNS: "less than 100 characters long"
+    assert long_subject.endswith("…")
+
+
+@pytest.mark.parametrize(
+    ("key", "name"),
+    [
+        ("scans/Q3\nreport v2.jpg", "Q3?report v2.jpg"),
+        ("tab\there.jpg", "tab?here.jpg"),
+        ("bell\x07\x7f\x85.jpg", "bell???.jpg"),
+        ("para\u2028graph.jpg", "para?graph.jpg"),
+    ],
+)
+def test_control_characters_never_reach_a_subject(key: str, name: str) -> None:
+    subject, body = failure_message(failed(key), "req-1", f"s3://dst/failed/{key}.json")
+    # SNS refuses subjects with line breaks or control characters: the alert would be lost.
+    assert subject == f"Thumbnail failed (corrupt): {name}"
+    assert subject.isprintable()
+    # The body keeps the exact key, escaped, and every line is still one line.
+    quoted = json.dumps(f"s3://src/{key}", ensure_ascii=False)
+    for char in ("\x7f", "\x85", "\u2028"):
+        quoted = quoted.replace(char, f"\\u{ord(char):04x}")
+    assert f"No thumbnails could be made for {quoted}." in body
+    assert json.loads(quoted) == f"s3://src/{key}"
+    assert all(line.isprintable() for line in body.splitlines())
+    assert len(body.splitlines()) == 8
+
+
+def test_keys_without_control_characters_are_shown_as_they_are() -> None:
+    _, body = failure_message(failed('a/"quoted" \\ 日本.jpg'), "req-1", None)
+    assert 'No thumbnails could be made for s3://src/a/"quoted" \\ 日本.jpg.' in body
+
+
+def test_the_email_subject_is_the_clean_one(tmp_path: Path) -> None:
+    r, calls, _ = reporter(tmp_path)
+    r.failed(failed("in\nbox.jpg"), "req-1")
+    subjects = {
+        "publish": calls[0][1]["Subject"],
+        "send_email": calls[1][1]["Message"]["Subject"]["Data"],
+    }
+    assert subjects == dict.fromkeys(subjects, "Thumbnail failed (corrupt): in?box.jpg")
 
 
 def test_every_configured_channel_is_used(tmp_path: Path) -> None:

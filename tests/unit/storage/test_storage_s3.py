@@ -10,13 +10,21 @@ import pytest
 from botocore.exceptions import (
     EndpointConnectionError,
     IncompleteReadError,
+    NoRegionError,
     ParamValidationError,
     ReadTimeoutError,
 )
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from thumbnailer.errors import AccessDenied, ObjectNotFound, ThumbnailerError, TransientError
+from thumbnailer.errors import (
+    AccessDenied,
+    ConfigError,
+    ObjectNotFound,
+    Rejected,
+    ThumbnailerError,
+    TransientError,
+)
 from thumbnailer.storage import S3Store, client_config, map_error
 
 REGION = "us-east-1"
@@ -81,7 +89,10 @@ def test_delete_absent_is_fine_and_list_pages(s3: Any) -> None:
         ("Throttling", 400, TransientError),
         ("InternalError", 500, TransientError),
         ("ServiceUnavailable", 503, TransientError),
-        ("InvalidRequest", 400, ThumbnailerError),
+        ("InvalidRequest", 400, Rejected),
+        ("KeyTooLongError", 400, Rejected),
+        ("MetadataTooLarge", 400, Rejected),
+        ("InvalidArgument", 400, Rejected),
     ],
 )
 def test_client_errors_are_mapped(code: str, status: int, expected: type[Exception]) -> None:
@@ -138,7 +149,20 @@ def test_body_cut_short_is_transient(s3: Any) -> None:
 
 def test_our_own_mistakes_are_permanent() -> None:
     error = map_error(ParamValidationError(report="Key is required"), "s3://b/")
-    assert error.permanent and type(error) is ThumbnailerError
+    assert error.permanent and type(error) is Rejected
+    assert type(map_error(NoRegionError(), "s3://b/k")) is ConfigError
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        ParamValidationError(report="x"),
+        NoRegionError(),
+        EndpointConnectionError(endpoint_url="https://s3.example"),
+    ],
+)
+def test_every_error_has_a_documented_kind(exc: Exception) -> None:
+    assert type(map_error(exc, "s3://b/k")) is not ThumbnailerError  # the bare kind "error"
 
 
 def test_retry_settings_reach_the_client() -> None:
