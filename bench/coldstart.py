@@ -14,7 +14,7 @@ Scenarios:
 * ``handler``: ``import thumbnailer.aws_lambda`` — what Lambda's init phase pays;
 * ``handler + boto3``: the above plus ``import boto3``, which the first invocation adds when it
   builds its clients: the whole import cost of a cold start;
-* ``powertools``: Logger, Metrics and the event data classes the handler uses, alone and on
+* ``powertools``: Logger and Metrics, the parts of Powertools the handler uses, alone and on
   top of boto3 (their marginal cost: the modules both need are paid once);
 * ``powertools batch utility``: the SQS partial-batch helper the handler does not use.
 
@@ -25,6 +25,7 @@ pypdfium2, PyAV) and lists the heaviest packages from ``-X importtime``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -39,14 +40,13 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".cache" / "bench-coldstart"
-DEFAULT_PYTHON = "/root/.pyenv/versions/3.12.1/bin/python3.12"
+LAMBDA_PYTHON = "python3.12"  # the module's default runtime
 RUNTIME = ("boto3", "botocore", "s3transfer", "aws-lambda-powertools", "pillow")
 DECODERS = ("PIL", "pillow_heif", "pypdfium2", "av")
 
 _POWERTOOLS = (
     "from aws_lambda_powertools import Logger, Metrics;"
-    "from aws_lambda_powertools.metrics import single_metric;"
-    "from aws_lambda_powertools.utilities.data_classes import SQSEvent, S3Event"
+    "from aws_lambda_powertools.metrics import single_metric"
 )
 SCENARIOS = {
     "interpreter": "pass",
@@ -57,6 +57,22 @@ SCENARIOS = {
     "boto3 + powertools": "import boto3;" + _POWERTOOLS,
     "powertools batch utility": "import aws_lambda_powertools.utilities.batch",
 }
+
+
+def _default_python() -> str:
+    """A working python3.12 (pyenv's, then PATH's), else the interpreter running this."""
+    candidates = []
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        root = subprocess.run(
+            ["pyenv", "root"], capture_output=True, text=True, check=True, timeout=10
+        ).stdout.strip()
+        candidates += sorted(str(p) for p in Path(root, "versions").glob("3.12*/bin/python3.12"))
+    candidates += [found] if (found := shutil.which(LAMBDA_PYTHON)) else []
+    for candidate in candidates:
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            subprocess.run([candidate, "-c", "pass"], check=True, capture_output=True, timeout=30)
+            return candidate
+    return sys.executable
 
 
 def _uv() -> str:
@@ -139,13 +155,12 @@ def measure(python: Path, rounds: int) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     """Run the measurement and print a markdown table (or JSON)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    default = DEFAULT_PYTHON if Path(DEFAULT_PYTHON).exists() else sys.executable
-    parser.add_argument("--python", default=default, help="interpreter (default: python3.12)")
+    parser.add_argument("--python", help="interpreter (default: python3.12 from PATH)")
     parser.add_argument("--rounds", type=int, default=25)
     parser.add_argument("--json", action="store_true", help="print JSON instead of markdown")
     args = parser.parse_args(argv)
 
-    python = ensure_venv(args.python)
+    python = ensure_venv(args.python or _default_python())
     version = subprocess.run(
         [str(python), "-c", "import sys; print(sys.version.split()[0])"],
         check=True,
