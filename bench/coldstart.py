@@ -1,6 +1,6 @@
 """Cold-start import cost of the Lambda handler module, compared with boto3 alone.
 
-``python bench/coldstart.py [--python python3.12] [--rounds 25] [--json]``
+``python bench/coldstart.py [--python python3.12] [--rounds 30] [--json]``
 
 Runs every scenario in a fresh interpreter, interleaved round by round (so a busy machine
 slows all of them alike), and reports the median wall time minus the median of a bare
@@ -155,8 +155,8 @@ def measure(python: Path, rounds: int) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     """Run the measurement and print a markdown table (or JSON)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--python", help="interpreter (default: python3.12 from PATH)")
-    parser.add_argument("--rounds", type=int, default=25)
+    parser.add_argument("--python", help="interpreter (default: pyenv's python3.12, then PATH's)")
+    parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--json", action="store_true", help="print JSON instead of markdown")
     args = parser.parse_args(argv)
 

@@ -34,7 +34,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
-from thumbnailer.errors import ConfigError, ThumbnailerError, TransientError
+from thumbnailer.errors import ConfigError, InternalError, ThumbnailerError, TransientError
 from thumbnailer.events import (
     BatchTask,
     EventKind,
@@ -156,15 +156,17 @@ class App:
         self, event: Mapping[str, Any], budget: TimeBudget, request_id: str, counts: Tally
     ) -> dict[str, Any]:
         # The partial batch response is written here rather than with Powertools' batch
-        # utility: that module alone costs ~30 ms of cold start (it imports asyncio), a fifth of
-        # boto3's import, for a dozen lines (see docs/performance.md).
+        # utility: it imports asyncio and added ~30 ms of cold start when measured, for a
+        # dozen lines (see docs/performance.md).
         failures = []
         for record in event["Records"]:
             message_id = _message_id(record)
             if message_id is None:
                 # Lambda fails the whole batch on an empty itemIdentifier: never hand one back.
                 self._invalid(InvalidEvent(_NO_MESSAGE_ID), counts)
-            elif not self._sqs_record(record, message_id, budget, request_id, counts):
+            elif not self._sqs_record(record, message_id, budget, request_id, counts) and (
+                {"itemIdentifier": message_id} not in failures  # a record given twice: once
+            ):
                 failures.append({"itemIdentifier": message_id})
         return {"batchItemFailures": failures}
 
@@ -181,6 +183,10 @@ class App:
             # A malformed message never heals: log it and acknowledge it.
             self._invalid(exc, counts, message_id=message_id)
             return True
+        except InternalError as exc:
+            # A defect of the parser, not of the message: back to the queue, then the DLQ.
+            self._internal(exc, counts, message_id=message_id)
+            return False
         self._ignored(parsed, counts, message_id=message_id)
         outcomes = self._run(parsed.refs, request_id, counts, budget)
         if len(outcomes) < len(parsed.refs):
@@ -198,6 +204,9 @@ class App:
         except InvalidEvent as exc:
             self._invalid(exc, counts)
             return {"status": "invalid", "kind": exc.kind, "message": exc.message}
+        except InternalError as exc:
+            self._internal(exc, counts)
+            raise  # Lambda retries the asynchronous invocation, then its on-failure destination
         self._ignored(parsed, counts)
         if not parsed.refs:
             return {"status": "skipped", "reason": "; ".join(parsed.ignored), "processed": 0}
@@ -219,6 +228,9 @@ class App:
             # Without an invocationId or a task list there is nothing to answer with.
             self._invalid(exc, counts)
             return {"status": "invalid", "kind": exc.kind, "message": exc.message}
+        except InternalError as exc:
+            self._internal(exc, counts)
+            raise  # the job counts the invocation as failed; its tasks can be retried
         for error in invocation.unanswerable:
             self._invalid(error, counts, invocation_id=invocation.invocation_id)
         return {
@@ -232,8 +244,11 @@ class App:
         """The answer to one Batch Operations task."""
         if task.ref is None:
             error = task.error or InvalidEvent("task names no object")
-            self._invalid(error, counts, task_id=task.task_id)
-            code, text = "PermanentFailure", f"{error.kind}: {error.message}"
+            if isinstance(error, InternalError):
+                self._internal(error, counts, task_id=task.task_id)
+            else:
+                self._invalid(error, counts, task_id=task.task_id)
+            code, text = _BATCH_CODES[not error.permanent], f"{error.kind}: {error.message}"
         else:
             (outcome,) = self._run((task.ref,), request_id, counts)
             if outcome.status is Status.FAILED and outcome.error is not None:
@@ -290,6 +305,15 @@ class App:
             counts["ThumbnailsDeleted"] += len(outcome.deleted)
         counts.durations.append(round(outcome.timings.total_ms, 1))
         level(f"{outcome.status.value} {outcome.ref}", extra=record)
+
+    def _internal(self, exc: InternalError, counts: Tally, **extra: Any) -> None:
+        """Log (with the traceback of its cause) and count a defect met while reading an event."""
+        counts[f"Failures:{exc.kind}"] += 1
+        self.log.error(
+            "event not read: " + exc.message,
+            exc_info=exc.__cause__ or exc,
+            extra={"outcome": "failed", "kind": exc.kind, **extra},
+        )
 
     def _invalid(self, exc: ThumbnailerError, counts: Tally, **extra: Any) -> None:
         """Log and count an event (or record, or task) that cannot be used."""

@@ -26,9 +26,9 @@ if TYPE_CHECKING:
 __all__ = [
     "EVENT_SOURCE",
     "Reporter",
+    "body_text",
     "failure_marker",
     "failure_message",
-    "shown",
     "subject_line",
 ]
 
@@ -62,7 +62,7 @@ def subject_line(text: str) -> str:
     return clean if len(clean) <= _SUBJECT_MAX else clean[: _SUBJECT_MAX - 1] + "…"
 
 
-def shown(text: str) -> str:
+def body_text(text: str) -> str:
     """``text`` for a plain-text body: as is, or JSON-escaped when it holds control characters.
 
     S3 keys may hold line breaks; written raw they would split a line of the message (or forge
@@ -106,21 +106,21 @@ def failure_message(outcome: Outcome, request_id: str, marker_uri: str | None) -
     """A short human subject and body for SNS and email.
 
     The subject is cleaned to what SNS accepts; in the body every value from the event keeps
-    its exact text, escaped when it holds control characters (see :func:`shown`).
+    its exact text, escaped when it holds control characters (see :func:`body_text`).
     """
     ref = outcome.ref
     kind = outcome.error.kind if outcome.error else "unknown"
     message = outcome.error.message if outcome.error else ""
     name = ref.key.rsplit("/", 1)[-1]
     lines = [
-        f"No thumbnails could be made for {shown(f's3://{ref.bucket}/{ref.key}')}.",
+        f"No thumbnails could be made for {body_text(f's3://{ref.bucket}/{ref.key}')}.",
         "",
-        f"Reason: {kind}: {shown(message)}",
+        f"Reason: {kind}: {body_text(message)}",
         f"Time: {datetime.now(UTC).isoformat(timespec='seconds')}",
         f"Request id: {request_id or '-'}",
     ]
     if marker_uri:
-        lines.append(f"Failure marker: {shown(marker_uri)}")
+        lines.append(f"Failure marker: {body_text(marker_uri)}")
     lines += ["", "This object will not be retried. Upload a fixed file to try again."]
     return subject_line(f"Thumbnail failed ({kind}): {name}"), "\n".join(lines)
 

@@ -25,6 +25,8 @@ from lambda_helpers import (
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 
+from thumbnailer.errors import InternalError, TransientError
+
 CREATED = "s3-object-created-put.json"
 EB_CREATED = "eventbridge-object-created.json"
 
@@ -106,6 +108,56 @@ class TestPoisonMessages:
         counts = metric_counts(capsys.readouterr().out)
         assert counts["Failures:invalid_event"] == 4
         assert counts["ObjectsCreated"] == 3
+
+
+class TestParserDefects:
+    """An exception the parser's checks did not foresee is its defect, not the message's."""
+
+    @pytest.fixture
+    def broken_s3_parser(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from thumbnailer.events import parse
+
+        def defect(event_name: str) -> None:
+            raise ZeroDivisionError("a defect in reading eventName")
+
+        monkeypatch.setattr(parse, "_notification_action", defect)  # S3 notifications only
+
+    @pytest.mark.usefixtures("broken_s3_parser")
+    def test_a_message_the_parser_fails_on_goes_back_to_the_queue_alone(
+        self, stack: Stack, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        good = eventbridge_event(EB_CREATED, "a.jpg", **stack.upload("a.jpg"))
+        capsys.readouterr()
+        result = stack.app().handle(sqs_event(s3_event(CREATED, "b.jpg", etag="e", size=1), good))
+        # Acknowledged as invalid, a parser regression would silently drop every message;
+        # handed back, it reaches the dead-letter queue and its alarm.
+        assert result == {"batchItemFailures": [{"itemIdentifier": "message-0"}]}
+        assert stack.thumbnails() == ["thumbnails/a_128x128.jpg", "thumbnails/a_64x64.jpg"]
+        (line,) = failures(stack)
+        assert (line["kind"], line["message_id"]) == ("internal", "message-0")
+        assert "ZeroDivisionError: a defect in reading eventName" in line["message"]
+        assert "Traceback" in line["exception"] and "defect" in line["exception"]
+        assert metric_counts(capsys.readouterr().out)["Failures:internal"] == 1
+        assert markers(stack) == []
+
+    @pytest.mark.usefixtures("broken_s3_parser")
+    def test_a_direct_event_the_parser_fails_on_raises_for_a_retry(self, stack: Stack) -> None:
+        with pytest.raises(InternalError):
+            stack.app().handle(s3_event(CREATED, "b.jpg", etag="e", size=1))
+
+
+def test_a_message_given_twice_is_handed_back_once(stack: Stack) -> None:
+    body = s3_event(CREATED, "gone.jpg", etag="e", size=1)
+    event = sqs_event(body, body)
+    event["Records"][1]["messageId"] = "message-0"
+    app = stack.app()
+    app.pipeline.store.head = raising_throttle  # type: ignore[method-assign]
+    app.pipeline.store.get = raising_throttle  # type: ignore[method-assign]
+    assert app.handle(event) == {"batchItemFailures": [{"itemIdentifier": "message-0"}]}
+
+
+def raising_throttle(*args: object, **kwargs: object) -> None:
+    raise TransientError("S3 is throttling (SlowDown)")
 
 
 class TestNamesThatNoObjectHas:

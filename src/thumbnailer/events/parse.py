@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import unquote_plus
 
+from thumbnailer.errors import InternalError
 from thumbnailer.events.exceptions import InvalidEvent
 from thumbnailer.events.types import (
     Action,
@@ -50,6 +51,8 @@ _BATCH_SCHEMAS = ("1.0", "2.0")
 _TEST_EVENT = "s3:TestEvent"
 _MISSING = object()
 _SHOWN = 80  # characters of a hostile value quoted in a message
+_ETAG_MAX = 64
+_BUCKET_MAX = 255  # legacy us-east-1 names; 63 since 2018
 
 
 def _short(value: object) -> str:
@@ -120,6 +123,14 @@ def _optional_text(container: Mapping[str, Any], name: str, what: str) -> str | 
     return str(value)
 
 
+def _bucket(container: Mapping[str, Any], name: str, what: str) -> str:
+    """A bucket name from an event: a non-empty string of a length S3 allows."""
+    bucket = _text(container, name, what)
+    if len(bucket) > _BUCKET_MAX:
+        raise InvalidEvent(f"{what}: a {len(bucket)}-character bucket name (S3 allows 255)")
+    return bucket
+
+
 def _key(raw: str, what: str, *, encoded: bool) -> str:
     """An object key from an event, decoded if ``encoded``; one S3 could hold, or invalid."""
     key = decode_key(raw) if encoded else raw
@@ -129,18 +140,22 @@ def _key(raw: str, what: str, *, encoded: bool) -> str:
 
 
 @contextmanager
-def _invalid_on_error(what: str) -> Iterator[None]:
-    """Turn any other failure while reading ``what`` into an :class:`InvalidEvent`.
+def _unforeseen_is_internal(what: str) -> Iterator[None]:
+    """Let :class:`InvalidEvent` through; make any other exception while reading ``what`` an
+    :class:`InternalError`.
 
-    The checks above cover the shapes we know of; this is the guarantee for the rest: a
-    malformed envelope fails as itself, it never escapes as a crash that fails a whole batch.
+    The checks above cover every malformed shape we know of, so another exception is a defect
+    of this parser, not of the event: retried, it ends in the dead-letter queue (and its
+    traceback in the log) instead of being acknowledged as invalid and lost. It still fails
+    only its own envelope, never a whole batch.
     """
     try:
         yield
-    except InvalidEvent:
+    except (InvalidEvent, InternalError):
         raise
     except Exception as exc:
-        raise InvalidEvent(f"{what} could not be read: {type(exc).__name__}: {exc}"[:300]) from exc
+        message = f"{what} could not be read: {type(exc).__name__}: {exc}"
+        raise InternalError(message[:300]) from exc
 
 
 def decode_key(raw: str) -> str:
@@ -176,7 +191,12 @@ def classify(event: object) -> EventKind:
 
 
 def _etag(value: str | None) -> str | None:
-    return value.strip('"') or None if value else None
+    """The ETag an event states, unquoted; one no S3 object could have means "ask S3"."""
+    etag = value.strip('"') if value else ""
+    # An MD5 in hex, with "-<parts>" for multipart uploads: a few dozen plain characters. A
+    # forged one would otherwise travel into every thumbnail's and marker's metadata.
+    plain = etag.isascii() and etag.replace("-", "").isalnum()
+    return etag if etag and len(etag) <= _ETAG_MAX and plain else None
 
 
 def _size(value: object) -> int | None:
@@ -217,7 +237,7 @@ def _s3_ref(record: Mapping[str, Any], action: Action) -> ObjectRef:
     s3 = _mapping(record, "s3", what)
     obj = _mapping(s3, "object", what)
     return ObjectRef(
-        bucket=_text(_mapping(s3, "bucket", what), "name", what + " bucket"),
+        bucket=_bucket(_mapping(s3, "bucket", what), "name", what + " bucket"),
         key=_key(_text(obj, "key", what + " object"), what, encoded=True),
         action=action,
         version_id=_optional_text(obj, "versionId", what + " object"),
@@ -235,7 +255,7 @@ def parse_s3_notification(event: Mapping[str, Any]) -> Parsed:
     if not isinstance(records, list) or not records:
         raise InvalidEvent("S3 notification without a non-empty Records list")
     refs, ignored = [], []
-    with _invalid_on_error("S3 notification"):
+    with _unforeseen_is_internal("S3 notification"):
         for record in records:
             if not isinstance(record, Mapping):
                 raise InvalidEvent(f"S3 notification record is {_describe(record)}, not an object")
@@ -258,13 +278,13 @@ def parse_eventbridge(event: Mapping[str, Any]) -> Parsed:
         )
         return Parsed(ignored=(reason,))
     what = "EventBridge S3 event"
-    with _invalid_on_error(what):
+    with _unforeseen_is_internal(what):
         detail = _mapping(event, "detail", what)
         obj = _mapping(detail, "object", what)
         # AWS documents `etag`; some emulators send `eTag`, as S3 notifications do.
         etag_field = "etag" if obj.get("etag") is not None else "eTag"
         ref = ObjectRef(
-            bucket=_text(_mapping(detail, "bucket", what), "name", what + " bucket"),
+            bucket=_bucket(_mapping(detail, "bucket", what), "name", what + " bucket"),
             key=_key(_text(obj, "key", what + " object"), what, encoded=False),
             action=action,
             version_id=_optional_text(obj, "version-id", what + " object"),
@@ -300,7 +320,7 @@ def parse_body(body: str, *, unwrap_sns: bool = True) -> Parsed:
 
 def parse_sqs_record(record: object) -> Parsed:
     """References in one SQS record of a Lambda SQS event; any defect is this record's alone."""
-    with _invalid_on_error("SQS message"):
+    with _unforeseen_is_internal("SQS message"):
         if not isinstance(record, Mapping):
             raise InvalidEvent(f"SQS record is {_describe(record)}, not an object")
         body = record.get("body", _MISSING)
@@ -312,10 +332,10 @@ def parse_sqs_record(record: object) -> Parsed:
 def _bucket_of(task: Mapping[str, Any], what: str) -> str:
     """The bucket of a Batch Operations task: ``s3BucketArn`` (schema 1.0) or ``s3Bucket``."""
     if task.get("s3BucketArn") is None:
-        return _text(task, "s3Bucket", what)
+        return _bucket(task, "s3Bucket", what)
     arn = _text(task, "s3BucketArn", what)
     bucket = arn.rpartition(":::")[2]
-    if not arn.startswith("arn:") or ":::" not in arn or not bucket:
+    if not arn.startswith("arn:") or ":::" not in arn or not bucket or len(bucket) > _BUCKET_MAX:
         raise InvalidEvent(f"{what}: 's3BucketArn' {_short(arn)} is not an S3 bucket ARN")
     return bucket
 
@@ -323,17 +343,17 @@ def _bucket_of(task: Mapping[str, Any], what: str) -> str:
 def _batch_task(task: Mapping[str, Any], task_id: str, problem: str) -> BatchTask:
     """One answerable task: its object, or the reason it names none."""
     what = f"S3 Batch Operations task {_short(task_id)}"
+    if problem:
+        return BatchTask(task_id, error=InvalidEvent(problem))
     try:
-        if problem:
-            raise InvalidEvent(problem)
-        with _invalid_on_error(what):
+        with _unforeseen_is_internal(what):
             ref = ObjectRef(
                 bucket=_bucket_of(task, what),
                 key=_key(_text(task, "s3Key", what), what, encoded=True),
                 version_id=_optional_text(task, "s3VersionId", what),
                 etag=_etag(_optional_text(task, "s3Etag", what)),
             )
-    except InvalidEvent as exc:
+    except (InvalidEvent, InternalError) as exc:
         return BatchTask(task_id, error=exc)
     return BatchTask(task_id, ref=ref)
 
@@ -345,7 +365,7 @@ def parse_batch_operations(event: Mapping[str, Any]) -> BatchInvocation:
     carries its :class:`InvalidEvent` instead of a reference. Only an invocation that cannot be
     answered at all (no invocationId, no tasks list) raises.
     """
-    with _invalid_on_error("S3 Batch Operations invocation"):
+    with _unforeseen_is_internal("S3 Batch Operations invocation"):
         invocation_id = _text(event, "invocationId", "S3 Batch Operations invocation")
         tasks = event.get("tasks", _MISSING)
         if not isinstance(tasks, list):

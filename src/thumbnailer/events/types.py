@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from thumbnailer.errors import InvalidEvent
+from thumbnailer.errors import InternalError, InvalidEvent
 
 __all__ = ["Action", "BatchInvocation", "BatchTask", "EventKind", "ObjectRef", "Parsed"]
 
@@ -61,7 +61,8 @@ class BatchTask:
 
     task_id: str
     ref: ObjectRef | None = None
-    error: InvalidEvent | None = None  # set instead of ``ref`` for a task that names no object
+    # Set instead of ``ref`` for a task that names no object (InternalError: a parser defect).
+    error: InvalidEvent | InternalError | None = None
 
 
 @dataclass(frozen=True)

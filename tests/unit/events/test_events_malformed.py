@@ -160,6 +160,29 @@ def test_empty_etag_and_version_mean_absent() -> None:
     assert (ref.etag, ref.version_id) == (None, None)
 
 
+@pytest.mark.parametrize("etag", ["x" * 5000, "not an etag", "caf\u00e9", "a\nb"])
+def test_an_etag_no_object_could_have_is_left_to_a_head(etag: str) -> None:
+    # It would otherwise be copied into every thumbnail's and marker's metadata (S3: 2 KB).
+    event = mutated("s3-object-created-put.json", lambda e: s3_object(e).update(eTag=etag))
+    (ref,) = parse_s3_notification(event).refs
+    assert ref.etag is None
+
+
+def test_etags_s3_writes_are_kept() -> None:
+    for etag in ("0123456789abcdef0123456789abcdef", "d41d8cd98f00b204e9800998ecf8427e-12"):
+        event = mutated("s3-object-created-put.json", lambda e, v=etag: s3_object(e).update(eTag=v))
+        assert parse_s3_notification(event).refs[0].etag == etag
+
+
+def test_a_bucket_name_longer_than_s3_allows_is_invalid() -> None:
+    event = mutated(
+        "s3-object-created-put.json",
+        lambda e: e["Records"][0]["s3"]["bucket"].update(name="b" * 256),
+    )
+    with pytest.raises(InvalidEvent, match="256-character bucket name"):
+        parse_s3_notification(event)
+
+
 def test_strict_key_decoding() -> None:
     assert decode_key("caf%C3%A9.jpg") == "café.jpg"
     assert decode_key("100%.jpg") == "100%.jpg"  # not an escape: kept as it is
@@ -249,3 +272,20 @@ def test_an_invocation_that_cannot_be_answered_raises(mutate: Mutation) -> None:
     assert classify(event) is EventKind.BATCH_OPERATIONS
     with pytest.raises(InvalidEvent):
         parse_batch_operations(event)
+
+
+def test_a_parser_defect_is_internal_not_invalid(monkeypatch: pytest.MonkeyPatch) -> None:
+    from thumbnailer.errors import InternalError
+    from thumbnailer.events import parse
+
+    def defect(*args: object) -> str:
+        raise ZeroDivisionError("a defect")
+
+    monkeypatch.setattr(parse, "_bucket_of", defect)
+    # Retried (TemporaryFailure), not answered as if the task were malformed.
+    (task,) = parse_batch_operations(batch("2.0", lambda e: None)).tasks
+    assert isinstance(task.error, InternalError)
+    assert "ZeroDivisionError: a defect" in task.error.message
+    monkeypatch.setattr(parse, "_notification_action", defect)
+    with pytest.raises(InternalError):
+        parse_s3_notification(load("s3-object-created-put.json"))
