@@ -134,11 +134,19 @@ def _refuse_overwriting_inputs(inputs: list[str], spec: ThumbnailSpec, out: Path
             for fmt in formats:
                 target = folder / _target_name(path.stem, box, EXTENSIONS[fmt])
                 existing = identity(target)
-                victim = entries.get(target) or (files.get(existing) if existing else None)
+                by_name = entries.get(target)
+                victim = by_name or (files.get(existing) if existing else None)
                 if victim is not None:
+                    # By name, most often a thumbnail of an earlier run a glob picked up again.
+                    why = (
+                        "which has its name (a thumbnail of an earlier run?)"
+                        if by_name
+                        else "the same file under another name"
+                    )
                     raise ConfigError(
                         f"the thumbnail of {shown(name)} would be written over the input "
-                        f"{shown(victim)}; choose another --out"
+                        f"{shown(victim)}, {why}; leave it out of the inputs or choose "
+                        "another --out"
                     )
 
 

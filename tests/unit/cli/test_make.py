@@ -316,7 +316,22 @@ def test_an_input_named_like_another_inputs_thumbnail_is_never_overwritten(
     assert sorted(p.name for p in folder.iterdir()) == sorted(["x.jpg", victim])
     err = capsys.readouterr().err
     assert f"the thumbnail of {folder / 'x.jpg'} would be written over the input " in err
-    assert f"{folder / victim}; choose another --out" in err
+    assert f"{folder / victim}, which has its name (a thumbnail of an earlier run?); " in err
+    assert "leave it out of the inputs or choose another --out" in err
+
+
+def test_an_input_reached_through_another_name_is_never_overwritten(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "x.jpg").write_bytes(samples.photo_jpeg(400, 300, seed=1))
+    keep = tmp_path / "keep.jpg"
+    keep.write_bytes(samples.photo_jpeg(400, 300, seed=2))
+    out = tmp_path / "out"
+    out.mkdir()
+    os.link(keep, out / "x_128x128.jpg")  # the thumbnail's name, the input's bytes
+    assert main(["make", str(tmp_path / "x.jpg"), str(keep), "--out", str(out)]) == 2
+    assert keep.read_bytes() == samples.photo_jpeg(400, 300, seed=2)
+    assert "the same file under another name" in capsys.readouterr().err
 
 
 @pytest.mark.skipif(not Path("/dev/fd").is_dir(), reason="needs /dev/fd")
