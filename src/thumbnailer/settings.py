@@ -218,6 +218,20 @@ class Settings:
                 "THUMBNAILER_SES_SENDER is set but THUMBNAILER_SES_RECIPIENTS is empty"
             )
         self._check_loop()
+        self._check_encoder()
+
+    def _check_encoder(self) -> None:
+        # Said at cold start, not as every object's failure. Only AVIF is an optional part of
+        # Pillow; asking about it loads Pillow, which the other formats leave to the first render.
+        fmt = self.spec.format
+        if fmt is OutputFormat.AVIF:
+            from thumbnailer.render import can_encode
+
+            if not can_encode(fmt):
+                raise ConfigError(
+                    "THUMBNAILER_FORMAT=avif: this build cannot write AVIF thumbnails (its "
+                    "Pillow has no AVIF encoder); choose another format or rebuild the layer"
+                )
 
     def _check_loop(self) -> None:
         if not self.source_bucket or self.source_bucket != self.destination_bucket:

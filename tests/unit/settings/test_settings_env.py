@@ -137,3 +137,14 @@ class TestLoopGuard:
 
     def test_different_buckets_need_no_separation(self) -> None:
         assert Settings.from_env(env(SOURCE_BUCKET="photos")).source_bucket == "photos"
+
+
+def test_avif_without_an_encoder_is_refused_at_cold_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    from PIL import Image
+
+    Image.init()
+    assert Settings.from_env(env(format="avif")).spec.format is OutputFormat.AVIF
+    monkeypatch.delitem(Image.SAVE, "AVIF")  # as in a Pillow built without libavif
+    monkeypatch.setattr(Image, "init", lambda: None)
+    with pytest.raises(ConfigError, match="THUMBNAILER_FORMAT=avif: this build cannot write"):
+        Settings.from_env(env(format="avif"))
