@@ -472,7 +472,13 @@ class Pipeline:
         reason = self.skip_reason(ref)
         if reason:
             return Outcome(ref, Status.SKIPPED, reason=reason, timings=timings)
-        self.check_destination_keys(ref)
+        try:
+            self.check_destination_keys(ref)
+        except Rejected:
+            # Reported only for a source of its own: one a thumbnailer wrote is skipped, as below.
+            if META_MARKER in self.store.head(ref.bucket, ref.key).metadata:
+                return Outcome(ref, Status.SKIPPED, reason="written by thumbnailer")
+            raise
         limit = self.settings.spec.limits.max_input_bytes
         size, etag = ref.size, ref.etag
         if size is None or etag is None:

@@ -425,7 +425,18 @@ class TestS3Limits:
         assert outcome.error is not None and outcome.error.kind == "rejected"
         assert outcome.permanent_failure
         assert "thumbnail key would be 1029 bytes, over S3's limit of 1024" in outcome.error.message
-        assert sum(store.calls.values()) == 0 and renderer.calls == 0
+        assert dict(store.calls) == {"head": 1} and renderer.calls == 0  # no GET, no render
+
+    def test_such_a_source_written_by_a_thumbnailer_is_skipped_not_reported(
+        self, store: CountingStore
+    ) -> None:
+        data = jpeg_bytes()
+        etag = store.inner.put(
+            SRC, LONG_KEY, data, content_type="image/jpeg", metadata={META_MARKER: "1"}
+        )
+        store.calls.clear()
+        outcome = make(store).process(ObjectRef(SRC, LONG_KEY, size=len(data), etag=etag))
+        assert (outcome.status, outcome.reason) == (Status.SKIPPED, "written by thumbnailer")
 
     def test_deleting_such_a_source_asks_for_no_impossible_key(self, store: CountingStore) -> None:
         outcome = make(store).process(ObjectRef(SRC, LONG_KEY, action=Action.DELETED))
