@@ -40,8 +40,9 @@ lint: $(VENV_STAMP) ## ruff check and format check.
 	$(RUN) ruff check src tests bench fuzz
 	$(RUN) ruff format --check src tests bench fuzz
 
-typecheck: $(VENV_STAMP) ## mypy --strict on src/.
+typecheck: $(VENV_STAMP) ## mypy --strict on src/ and fuzz/.
 	$(RUN) mypy
+	MYPYPATH=fuzz:bench $(RUN) mypy --strict fuzz
 
 fmt: $(VENV_STAMP) ## Format the code.
 	$(RUN) ruff format src tests bench fuzz
