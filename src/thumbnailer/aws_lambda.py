@@ -202,8 +202,7 @@ class App:
         try:
             parsed = parse(event)
         except InvalidEvent as exc:
-            self._invalid(exc, counts)
-            return {"status": "invalid", "kind": exc.kind, "message": exc.message}
+            return self._answer_invalid(exc, counts)
         except InternalError as exc:
             self._internal(exc, counts)
             raise  # Lambda retries the asynchronous invocation, then its on-failure destination
@@ -226,8 +225,7 @@ class App:
             invocation = parse_batch_operations(event)
         except InvalidEvent as exc:
             # Without an invocationId or a task list there is nothing to answer with.
-            self._invalid(exc, counts)
-            return {"status": "invalid", "kind": exc.kind, "message": exc.message}
+            return self._answer_invalid(exc, counts)
         except InternalError as exc:
             self._internal(exc, counts)
             raise  # the job counts the invocation as failed; its tasks can be retried
@@ -264,8 +262,12 @@ class App:
         error = InvalidEvent(
             f"unrecognised event ({_shape(event)}): not SQS, S3, EventBridge or Batch Operations"
         )
-        self._invalid(error, counts)
-        return {"status": "invalid", "kind": error.kind, "message": error.message}
+        return self._answer_invalid(error, counts)
+
+    def _answer_invalid(self, exc: InvalidEvent, counts: Tally) -> dict[str, Any]:
+        """Log and count an invocation that cannot be used, and the answer that says why."""
+        self._invalid(exc, counts)
+        return {"status": "invalid", "kind": exc.kind, "message": exc.message}
 
     # -- helpers ------------------------------------------------------------------------------
 

@@ -173,14 +173,18 @@ class _Terminal(io.StringIO):
         return True
 
 
+def _many_pngs(folder: Path, count: int = 12) -> list[str]:
+    """``count`` small PNG files in ``folder``: enough inputs for a progress bar."""
+    paths = [folder / f"img{index}.png" for index in range(count)]
+    for path in paths:
+        path.write_bytes(samples.transparent_png(20, 10))
+    return [str(path) for path in paths]
+
+
 def test_progress_bar_only_for_many_inputs_on_a_terminal(
     inputs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    many = []
-    for index in range(12):
-        path = tmp_path / f"img{index}.png"
-        path.write_bytes(samples.transparent_png(20, 10))
-        many.append(str(path))
+    many = _many_pngs(tmp_path)
     terminal = _Terminal()
     monkeypatch.setattr("sys.stderr", terminal)
     assert main(["make", *many, "--out", str(tmp_path / "out")]) == 0
@@ -513,11 +517,7 @@ def test_json_input_is_the_argument_exactly_as_given(
 def test_ctrl_c_clears_the_progress_bar_before_saying_interrupted(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    many = []
-    for index in range(12):
-        path = tmp_path / f"img{index}.png"
-        path.write_bytes(samples.transparent_png(20, 10))
-        many.append(str(path))
+    many = _many_pngs(tmp_path)
     calls = 0
 
     engine = importlib.import_module("thumbnailer.render")  # the package, not the function
@@ -562,11 +562,7 @@ def test_an_out_folder_that_cannot_be_written_is_a_usage_error(
 def test_no_progress_bar_on_a_dumb_terminal(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    many = []
-    for index in range(12):
-        path = tmp_path / f"img{index}.png"
-        path.write_bytes(samples.transparent_png(20, 10))
-        many.append(str(path))
+    many = _many_pngs(tmp_path)
     monkeypatch.setenv("TERM", "dumb")  # cannot erase a line: the bar would pile up
     terminal = _Terminal()
     monkeypatch.setattr("sys.stderr", terminal)
