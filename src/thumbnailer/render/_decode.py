@@ -123,6 +123,22 @@ def _orientation(read_exif: Callable[[], Image.Exif]) -> int:
     return value if isinstance(value, int) and 1 <= value <= 8 else 1
 
 
+def _nclx_profile(data: bytes) -> bytes | None:
+    """A profile for the colour an ISO-BMFF image's ``nclx`` box names, if not sRGB."""
+    from thumbnailer.render._cicp import nclx_codes, profile_for
+    from thumbnailer.render._isobmff import read_items
+
+    try:
+        items = read_items(data)
+    except ValueError:  # a meta box this reader does not follow: the colour stays as decoded
+        return None
+    for kind, payload in items.properties.get(items.primary, []):
+        codes = nclx_codes(payload) if kind == b"colr" else None
+        if codes is not None:
+            return profile_for(*codes)
+    return None
+
+
 def _open_with_pillow(data: bytes, pillow_format: str) -> ImageFile.ImageFile:
     with _WARNINGS_LOCK, warnings.catch_warnings():
         # Our own pixel limit decides; Pillow's warning would only duplicate it.
@@ -140,6 +156,11 @@ class PillowSource:
         width, height = self.image.size
         budget.spend(width, height, f"the {kind} image")
         self._fix_low_bit_colour_key()
+        # libavif applies the nclx matrix only: the primaries and transfer are left to the
+        # colour step, as if the file had embedded a profile saying so.
+        embedded = self.image.info.get("icc_profile")
+        if kind is Kind.AVIF and not embedded and (icc := _nclx_profile(data)):
+            self.image.info["icc_profile"] = icc
 
     def _fix_low_bit_colour_key(self) -> None:
         # Pillow expands 1/2/4-bit grey PNG pixels to 0..255 but leaves the tRNS key in the

@@ -11,6 +11,7 @@ import pillow_heif
 from PIL import Image
 
 from thumbnailer.errors import CorruptImage
+from thumbnailer.render._cicp import profile_for
 from thumbnailer.render._deadline import Deadline
 from thumbnailer.render._decode import PixelBudget
 from thumbnailer.render._geometry import whole_factor
@@ -102,9 +103,18 @@ class HeifSource:
         image = self._preview(target) if target is not None else None
         if image is None:
             image = self._primary(target)
-        icc = self.primary.info.get("icc_profile")
-        image.info = {"icc_profile": icc} if icc else {}
+        image.info = {"icc_profile": icc} if (icc := self._icc_profile()) else {}
         return image
+
+    def _icc_profile(self) -> bytes | None:
+        """The embedded profile, else one for the colour its ``nclx`` box names, if not sRGB."""
+        icc = self.primary.info.get("icc_profile")
+        if icc:
+            return bytes(icc)  # type: ignore[arg-type]
+        nclx = self.primary.info.get("nclx_profile")
+        if not isinstance(nclx, dict):
+            return None
+        return profile_for(nclx.get("color_primaries"), nclx.get("transfer_characteristics"))
 
     def close(self) -> None:
         # libheif keeps a picture it decoded (5-9 bytes a pixel) as long as its file lives;

@@ -10,6 +10,7 @@ import av
 from PIL import Image, ImageStat
 
 from thumbnailer.errors import CorruptImage, UnsupportedFormat
+from thumbnailer.render._cicp import profile_for
 from thumbnailer.render._deadline import Deadline
 from thumbnailer.render._decode import PixelBudget
 
@@ -104,6 +105,10 @@ class VideoSource:
             if frame is None:
                 continue
             image: Image.Image = frame.to_image()  # type: ignore[no-untyped-call]
+            # swscale applied the stream's matrix; its primaries and transfer are left to the
+            # colour step (wide gamut, HDR).
+            icc = profile_for(frame.color_primaries, frame.color_trc)
+            image.info = {"icc_profile": icc} if icc else {}
             luma = ImageStat.Stat(image.convert("L").reduce(4)).mean[0]
             if best is None or luma > best[0]:
                 best = (luma, image, round(frame.rotation or 0) % 360)
