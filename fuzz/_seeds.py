@@ -5,9 +5,11 @@ the shrink-on-load paths means a picture at least twice the box: a progressive J
 px (only a 1/8-scale decode drops its AC scans), PNG through libvips, lossy WebP through
 libwebp's scaled decode, lossy WebP with alpha through the engine's incremental decode, HEIC
 through its stored preview and through PyAV (single picture, grid, alpha, 10 bits), AVIF
-through PyAV with and without alpha, PDF and video. The formats only Pillow decodes (GIF,
-TIFF, BMP, animations) come along at modest sizes. Photos come from the benchmark's
-generator (``bench/_inputs.py``), the rest from :mod:`thumbnailer.samples` where it has them.
+through PyAV with and without alpha, PDF and video; and pictures whose colour is named by
+code points (HDR HEIC, Display P3 AVIF, HLG video), which the colour step gets a profile for.
+The formats only Pillow decodes (GIF, TIFF, BMP, animations) come along at modest sizes.
+Photos come from the benchmark's generator (``bench/_inputs.py``), the rest from
+:mod:`thumbnailer.samples` where it has them.
 
 Built seeds are cached under ``.cache/fuzz/seeds``; the file names carry :data:`VERSION`, so
 changing a recipe builds the seeds again.
@@ -136,6 +138,46 @@ def _heic_grid() -> bytes:
     out = BytesIO()
     heif = pillow_heif.from_pillow(photo(1024, 768, 22))
     heif.save(out, quality=60, thumbnails=[], tile_size=512)
+    return out.getvalue()
+
+
+def _heic_hdr() -> bytes:
+    import pillow_heif
+
+    # BT.2020 primaries and PQ named in the nclx box: the colour step's tone-mapping profile.
+    out = BytesIO()
+    heif = pillow_heif.from_pillow(photo(800, 600, 26))
+    heif.save(out, quality=60, thumbnails=[], color_primaries=9, transfer_characteristics=16)
+    return out.getvalue()
+
+
+def _avif_display_p3() -> bytes:
+    data = bytearray(_like_bench("avif", 800, 600, 27))
+    at = data.find(b"nclx")  # Pillow names BT.709 primaries; Display P3 is 12
+    data[at + 4 : at + 6] = (12).to_bytes(2, "big")
+    return bytes(data)
+
+
+def _video_hlg() -> bytes:
+    import av
+
+    if "libx265" not in av.codecs_available:
+        raise SeedUnavailable("PyAV has no HEVC encoder (libx265)")
+    out = BytesIO()
+    picture = photo(320, 240, 28)
+    with av.open(out, mode="w", format="mp4") as container:
+        stream = container.add_stream("libx265", rate=12)
+        assert isinstance(stream, av.VideoStream)
+        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p10le"
+        # A phone's HDR video: BT.2020 primaries and HLG, described in the HEVC stream.
+        params = "colorprim=bt2020:transfer=arib-std-b67:colormatrix=bt2020nc:log-level=none"
+        stream.codec_context.options = {"x265-params": params, "preset": "ultrafast"}
+        for index in range(8):
+            frame = av.VideoFrame.from_image(picture.rotate(index * 3))  # type: ignore[no-untyped-call]
+            for packet in stream.encode(frame.reformat(format="yuv420p10le")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
     return out.getvalue()
 
 
@@ -269,6 +311,7 @@ SEEDS: tuple[Seed, ...] = (
         "PyAV 10-bit picture",
         lambda: _like_bench("heic", 640, 480, 12, preview=False, bits=10),
     ),
+    Seed("heic-hdr", "heic", "isobmff", 2, "PyAV picture, PQ tone-mapped by profile", _heic_hdr),
     Seed(
         "avif-opaque",
         "avif",
@@ -285,6 +328,7 @@ SEEDS: tuple[Seed, ...] = (
         "PyAV colour and alpha, premultiplied shrink",
         lambda: _like_bench("avif", 800, 600, 14, mode="RGBA"),
     ),
+    Seed("avif-p3", "avif", "isobmff", 2, "PyAV decode, Display P3 by profile", _avif_display_p3),
     Seed("pdf", "pdf", "", 2, "pdfium page render", samples.one_page_pdf),
     Seed(
         "video-mp4",
@@ -295,6 +339,7 @@ SEEDS: tuple[Seed, ...] = (
         lambda: samples.short_video(480, 360, frames=12),
     ),
     Seed("video-webm", "webm", "", 1, "PyAV, Matroska demuxer", _webm),
+    Seed("video-hlg", "mp4", "isobmff", 1, "PyAV HEVC, HLG tone-mapped by profile", _video_hlg),
     Seed("gif", "gif", "", 1, "first frame of an animation (Pillow)", _gif),
     Seed(
         "tiff",
