@@ -40,9 +40,9 @@ lint: $(VENV_STAMP) ## ruff check and format check.
 	$(RUN) ruff check src tests bench fuzz
 	$(RUN) ruff format --check src tests bench fuzz
 
-typecheck: $(VENV_STAMP) ## mypy --strict on src/ and fuzz/.
+typecheck: $(VENV_STAMP) ## mypy --strict on src/, fuzz/ and bench/.
 	$(RUN) mypy
-	MYPYPATH=fuzz:bench $(RUN) mypy --strict fuzz
+	MYPYPATH=fuzz:bench $(RUN) mypy --strict fuzz bench
 
 fmt: $(VENV_STAMP) ## Format the code.
 	$(RUN) ruff format src tests bench fuzz

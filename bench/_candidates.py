@@ -163,7 +163,8 @@ def _heif_preview() -> Run:
         primary = heif[heif.primary_index]
         width, height = primary.size
         best = None
-        for index in range(len(primary.info.get("thumbnails", []))):
+        previews: list[int] = list(primary.info.get("thumbnails") or [])  # type: ignore[arg-type]
+        for index in range(len(previews)):
             thumb = primary.get_thumbnail(index)
             tw, th = thumb.size
             big_enough = tw >= min(BOX, width) and th >= min(BOX, height)

@@ -135,7 +135,8 @@ def _heif_full() -> Run:
     def run(data: bytes) -> tuple[int, int]:
         heif = pillow_heif.open_heif(data, convert_hdr_to_8bit=True)
         _ = heif.data  # decodes the primary image's pixels
-        return heif.size
+        width, height = heif.size
+        return int(width), int(height)
 
     return run
 

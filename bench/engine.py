@@ -409,7 +409,7 @@ def show_saved(
         report(
             _select(doc["inputs"], only),
             contenders,
-            cells,  # type: ignore[arg-type]
+            cells,
             doc["machine"],
             doc["repeat"],
             doc["quick"],
