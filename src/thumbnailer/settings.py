@@ -63,7 +63,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(
         "THUMBNAILER_FORMAT",
         "auto",
-        "`auto` (JPEG, or PNG with transparency), `jpeg`, `png`, `webp` or `avif`.",
+        "`auto` (JPEG, or PNG with transparency), `jpeg`, `png`, `webp` or `avif` (refused at "
+        "cold start when the layer's Pillow has no AVIF encoder).",
     ),
     Variable("THUMBNAILER_QUALITY", "85", "Encoder quality 1..100 (JPEG, WebP, AVIF)."),
     Variable(

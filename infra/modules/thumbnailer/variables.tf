@@ -121,7 +121,7 @@ variable "fit" {
 }
 
 variable "format" {
-  description = "`auto` (JPEG, or PNG with transparency), `jpeg`, `png`, `webp` or `avif`."
+  description = "`auto` (JPEG, or PNG with transparency), `jpeg`, `png`, `webp` or `avif` (refused at cold start when the layer's Pillow has no AVIF encoder)."
   type        = string
   default     = "auto"
 
