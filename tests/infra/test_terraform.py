@@ -44,6 +44,14 @@ def test_terraform_fmt(terraform_bin: str) -> None:
     assert result.returncode == 0, result.stdout
 
 
+def test_provider_is_pinned_to_the_tested_major_version() -> None:
+    # The module and every example accept the same provider versions: 5.x from 5.30 on.
+    for versions in [INFRA / "modules" / "thumbnailer" / "versions.tf"] + [
+        INFRA / "examples" / example / "versions.tf" for example in EXAMPLES
+    ]:
+        assert 'version = ">= 5.30, < 6.0"' in versions.read_text(), versions
+
+
 @pytest.fixture(scope="module")
 def staged(tmp_path_factory: pytest.TempPathFactory, terraform_bin: str) -> Path:
     return stage_infra(INFRA, tmp_path_factory.mktemp("infra") / "infra")
@@ -312,7 +320,8 @@ def test_iam_is_least_privilege(applied: dict[str, Applied], trigger: str) -> No
         for resource in _as_list(statement["Resource"]):
             assert resource != "*", f"{sid} grants on every resource"
 
-    assert _as_list(statements["ReadSources"]["Action"]) == ["s3:GetObject", "s3:GetObjectVersion"]
+    # The function reads the current version only: no GetObjectVersion.
+    assert _as_list(statements["ReadSources"]["Action"]) == ["s3:GetObject"]
     assert _as_list(statements["ReadSources"]["Resource"]) == [f"arn:aws:s3:::{source}/*"]
     assert _as_list(statements["WriteThumbnails"]["Action"]) == [
         "s3:DeleteObject",

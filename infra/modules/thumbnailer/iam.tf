@@ -39,8 +39,9 @@ locals {
 
 data "aws_iam_policy_document" "function" {
   statement {
+    # The function reads the current version (GetObject without a version id).
     sid       = "ReadSources"
-    actions   = ["s3:GetObject", "s3:GetObjectVersion"]
+    actions   = ["s3:GetObject"]
     resources = local.source_object_arns
   }
 

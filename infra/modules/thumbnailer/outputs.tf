@@ -14,7 +14,7 @@ output "artifacts_bucket" {
 }
 
 output "created_bucket_arns" {
-  description = "ARNs of the buckets the module created, by role (`source`, `destination`)."
+  description = "ARNs of the buckets the module created, by role (`source`, `destination`, `artifacts`)."
   value       = { for k, b in aws_s3_bucket.this : k => b.arn }
 }
 
