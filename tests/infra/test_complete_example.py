@@ -149,3 +149,42 @@ def test_every_feature_applies(complete: tuple[dict[str, Any], dict[str, Any]]) 
     trust = boto3.client("iam", **kwargs).get_role(RoleName=role)["Role"]
     principals = json.dumps(trust["AssumeRolePolicyDocument"])
     assert "batchoperations.s3.amazonaws.com" in principals
+
+
+def _role_policy(kwargs: dict[str, Any], role: str) -> dict[str, dict[str, Any]]:
+    """The role's one inline policy, by statement id."""
+    iam = boto3.client("iam", **kwargs)
+    (name,) = iam.list_role_policies(RoleName=role)["PolicyNames"]
+    document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+    if isinstance(document, str):
+        document = json.loads(document)
+    return {s["Sid"]: s for s in document["Statement"]}
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    action = statement["Action"]
+    return [action] if isinstance(action, str) else sorted(action)
+
+
+def test_active_tracing_lets_the_function_send_traces(
+    complete: tuple[dict[str, Any], dict[str, Any]],
+) -> None:
+    # Lambda refuses CreateFunction with tracing Active when the role cannot send segments
+    # (moto does not check, so the policy itself is asserted).
+    outputs, kwargs = complete
+    statements = _role_policy(kwargs, f"{outputs['function_name']}-function")
+    traces = statements["WriteTraces"]
+    assert _actions(traces) == ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
+    assert traces["Resource"] == "*"  # X-Ray has no resource-level permissions
+
+
+def test_batch_operations_role_may_use_the_key(
+    complete: tuple[dict[str, Any], dict[str, Any]],
+) -> None:
+    # Manifests and reports live in the SSE-KMS destination bucket.
+    outputs, kwargs = complete
+    key_arn = boto3.client("kms", **kwargs).list_keys()["Keys"][0]["KeyArn"]
+    role = outputs["batch_operations_role_arn"].rsplit("/", 1)[-1]
+    statements = _role_policy(kwargs, role)
+    assert _actions(statements["UseKey"]) == ["kms:Decrypt", "kms:GenerateDataKey"]
+    assert statements["UseKey"]["Resource"] == key_arn

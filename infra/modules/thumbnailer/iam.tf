@@ -142,6 +142,17 @@ data "aws_iam_policy_document" "function" {
       resources = [statement.value]
     }
   }
+
+  dynamic "statement" {
+    # Active tracing: Lambda refuses to create the function unless its role may send trace
+    # segments. X-Ray has no resource-level permissions, so the resource can only be "*".
+    for_each = var.tracing_mode == "Active" ? [1] : []
+    content {
+      sid       = "WriteTraces"
+      actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+      resources = ["*"]
+    }
+  }
 }
 
 resource "aws_iam_role_policy" "this" {
@@ -199,6 +210,17 @@ data "aws_iam_policy_document" "batch_operations" {
     sid       = "WriteReports"
     actions   = ["s3:PutObject"]
     resources = ["${local.destination_arn}/${var.batch_operations_prefix}*"]
+  }
+
+  dynamic "statement" {
+    # With kms_key_arn the buckets are SSE-KMS: reading a manifest needs Decrypt, writing a
+    # report GenerateDataKey.
+    for_each = var.kms_key_arn == null ? [] : [var.kms_key_arn]
+    content {
+      sid       = "UseKey"
+      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+      resources = [statement.value]
+    }
   }
 }
 
