@@ -101,11 +101,36 @@ def test_zips_wait_for_the_artifacts_bucket_settings(staged: Path, tmp_path: Pat
             assert f"module.thumbnailer.aws_s3_bucket_{setting}.this" in needed, (artifact, setting)
 
 
-def _plan_module(staged: Path, tmp_path: Path, arguments: str) -> TerraformError:
-    """Plan the module with ``arguments`` offline and return the error it must raise."""
-    module = tmp_path / "root"
-    module.mkdir()
-    (module / "main.tf").write_text(
+# The services the module calls, pointed at a moto server when a root is planned or applied.
+SERVICES = (
+    "cloudwatch",
+    "events",
+    "iam",
+    "kms",
+    "lambda",
+    "logs",
+    "s3",
+    "ses",
+    "sns",
+    "sqs",
+    "sts",
+)
+
+
+def _root(work: Path, body: str, endpoint: str | None = None) -> Terraform:
+    """A root module in ``work/root``: a provider (offline, or at ``endpoint``) and ``body``.
+
+    ``f.zip`` beside it is a stub artifact; ``MODULE`` in ``body`` is the staged module's path.
+    """
+    root = work / "root"
+    root.mkdir()
+    if endpoint is None:
+        # Enough for plans that never read a data source (targeted at the validation).
+        provider = "skip_requesting_account_id = true"
+    else:
+        endpoints = "\n".join(f'    {name} = "{endpoint}"' for name in SERVICES)
+        provider = f"s3_use_path_style = true\n  endpoints {{\n{endpoints}\n  }}"
+    (root / "main.tf").write_text(
         f"""
 provider "aws" {{
   region                      = "us-east-1"
@@ -113,24 +138,37 @@ provider "aws" {{
   secret_key                  = "test"
   skip_credentials_validation = true
   skip_metadata_api_check     = true
-  skip_requesting_account_id  = true
+  skip_region_validation      = true
+  {provider}
 }}
+{body}
+"""
+    )
+    with zipfile.ZipFile(root / "f.zip", "w") as archive:
+        archive.writestr("thumbnailer/__init__.py", "")
+    return Terraform(
+        working_dir=root,
+        data_dir=work / "data",
+        state_file=work / "s.tfstate",
+        cache_dir=CACHE,
+    )
+
+
+def _module(staged: Path, arguments: str) -> str:
+    """A module block of the staged module with the stub artifact and ``arguments``."""
+    return f"""
 module "t" {{
-  source             = "{staged / "modules" / "thumbnailer"}"
-  function_zip       = "f.zip"
-  layer_zip          = "f.zip"
+  source       = "{staged / "modules" / "thumbnailer"}"
+  function_zip = "f.zip"
+  layer_zip    = "f.zip"
   {arguments}
 }}
 """
-    )
-    with zipfile.ZipFile(module / "f.zip", "w") as archive:
-        archive.writestr("x.py", "")
-    tf = Terraform(
-        working_dir=module,
-        data_dir=tmp_path / "data",
-        state_file=tmp_path / "s.tfstate",
-        cache_dir=CACHE,
-    )
+
+
+def _plan_module(staged: Path, tmp_path: Path, arguments: str) -> TerraformError:
+    """Plan the module with ``arguments`` offline and return the error it must raise."""
+    tf = _root(tmp_path, _module(staged, arguments))
     tf.init()
     with pytest.raises(TerraformError) as caught:
         tf.run(
@@ -141,6 +179,64 @@ module "t" {{
             "-target=module.t.terraform_data.validation",
         )
     return caught.value
+
+
+def _planned_resources(tf: Terraform, work: Path) -> list[dict[str, Any]]:
+    """Plan ``tf`` in full (its provider at a moto server) and return the module's resources."""
+    plan = work / "plan.bin"
+    tf.run("plan", "-no-color", "-input=false", f"-state={tf.state_file}", f"-out={plan}")
+    shown = json.loads(tf.run("show", "-no-color", "-json", str(plan)))
+    resources: list[dict[str, Any]] = []
+    todo = [shown["planned_values"]["root_module"]]
+    while todo:
+        module = todo.pop()
+        resources += module.get("resources", [])
+        todo += module.get("child_modules", [])
+    return resources
+
+
+# Every name the module derives from `name`, with the service's limit on it.
+NAME_LIMITS: dict[str, dict[str, int]] = {
+    "aws_iam_role": {"name": 64},
+    "aws_iam_role_policy": {"name": 128},
+    "aws_lambda_function": {"function_name": 64},
+    "aws_lambda_layer_version": {"layer_name": 140},
+    "aws_sqs_queue": {"name": 80},
+    "aws_sns_topic": {"name": 256},
+    "aws_cloudwatch_event_rule": {"name": 64},
+    "aws_cloudwatch_event_bus": {"name": 256},
+    "aws_cloudwatch_log_group": {"name": 512},
+    "aws_cloudwatch_metric_alarm": {"alarm_name": 255},
+    # A generated name: the prefix plus 26 characters must stay within 63.
+    "aws_s3_bucket": {"bucket": 63, "bucket_prefix": 37},
+}
+
+
+def test_the_longest_name_fits_every_derived_name(
+    staged: Path, tmp_path: Path, moto_server: MotoServer
+) -> None:
+    # 48 characters is the documented maximum of `name`; every resource that has a name is
+    # planned (the Batch Operations role, the rule, the alarms, the artifacts bucket).
+    name = "n" * 48
+    arguments = f"""name                         = "{name}"
+  source_bucket                = "photos-in"
+  destination_bucket           = "photos-out"
+  create_batch_operations_role = true
+  create_event_bus             = true
+  event_bus_name               = "{name}-events"
+"""
+    tf = _root(tmp_path, _module(staged, arguments), moto_server.endpoint)
+    tf.init()
+    checked: set[str] = set()
+    for resource in _planned_resources(tf, tmp_path):
+        values = resource.get("values", {})
+        assert "name" not in values or resource["type"] in NAME_LIMITS, resource["type"]
+        for attribute, limit in NAME_LIMITS.get(resource["type"], {}).items():
+            value = values.get(attribute)
+            if isinstance(value, str):
+                assert len(value) <= limit, (resource["address"], value)
+                checked.add(resource["type"])
+    assert checked == set(NAME_LIMITS)
 
 
 def test_same_bucket_without_separating_prefix_fails_at_plan(staged: Path, tmp_path: Path) -> None:

@@ -185,7 +185,7 @@ data "aws_iam_policy_document" "assume_batch_operations" {
 resource "aws_iam_role" "batch_operations" {
   count = var.create_batch_operations_role ? 1 : 0
 
-  name               = "${var.name}-batch-operations"
+  name               = "${var.name}-batch-ops"
   description        = "Role S3 Batch Operations assumes to back-fill thumbnails with ${var.name}"
   assume_role_policy = data.aws_iam_policy_document.assume_batch_operations[0].json
   tags               = local.tags
@@ -227,7 +227,7 @@ data "aws_iam_policy_document" "batch_operations" {
 resource "aws_iam_role_policy" "batch_operations" {
   count = var.create_batch_operations_role ? 1 : 0
 
-  name   = "${var.name}-batch-operations"
+  name   = "${var.name}-batch-ops"
   role   = aws_iam_role.batch_operations[0].id
   policy = data.aws_iam_policy_document.batch_operations[0].json
 }

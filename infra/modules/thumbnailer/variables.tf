@@ -3,13 +3,13 @@
 ################################################################################
 
 variable "name" {
-  description = "Name of the function and prefix of every resource the module creates."
+  description = "Name of the function and prefix of every resource the module creates, 1-48 characters (the longest derived name, the `<name>-batch-ops` role, stays within IAM's 64)."
   type        = string
   default     = "thumbnailer"
 
   validation {
     condition     = can(regex("^[A-Za-z0-9_-]{1,48}$", var.name))
-    error_message = "name must be 1-48 characters: letters, digits, '-' or '_' (longer names would overflow queue and role names)."
+    error_message = "name must be 1-48 characters: letters, digits, '-' or '_' (longer names would overflow role, rule and function names)."
   }
 }
 
