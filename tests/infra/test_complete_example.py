@@ -37,11 +37,11 @@ SERVICES = (
 )
 
 
-def _override(endpoint: str) -> str:
+def _override(endpoint: str, region: str = "us-east-1") -> str:
     endpoints = "\n".join(f'    {name} = "{endpoint}"' for name in SERVICES)
     return f"""
 provider "aws" {{
-  region                      = "us-east-1"
+  region                      = "{region}"
   access_key                  = "test"
   secret_key                  = "test"
   skip_credentials_validation = true
@@ -188,3 +188,65 @@ def test_batch_operations_role_may_use_the_key(
     statements = _role_policy(kwargs, role)
     assert _actions(statements["UseKey"]) == ["kms:Decrypt", "kms:GenerateDataKey"]
     assert statements["UseKey"]["Resource"] == key_arn
+
+
+@pytest.mark.parametrize(
+    ("region", "partition", "logs"),
+    [
+        ("cn-north-1", "aws-cn", "logs.cn-north-1.amazonaws.com.cn"),
+        ("us-gov-west-1", "aws-us-gov", "logs.us-gov-west-1.amazonaws.com"),
+    ],
+)
+def test_key_policy_names_the_partition_and_its_principals(
+    tmp_path: Path,
+    terraform_bin: str,
+    moto_server: MotoServer,
+    region: str,
+    partition: str,
+    logs: str,
+) -> None:
+    # Planned in another partition (the emulator answers for any region): the key policy must
+    # name that partition's ARNs and service principals, never the commercial ones.
+    staged = stage_infra(ROOT / "infra", tmp_path / "infra")
+    example = staged / "examples" / "complete"
+    (example / "emulator_override.tf").write_text(_override(moto_server.endpoint, region))
+    stub = tmp_path / "stub.zip"
+    with zipfile.ZipFile(stub, "w") as archive:
+        archive.writestr("thumbnailer/__init__.py", "")
+    tf = Terraform(
+        working_dir=example,
+        data_dir=tmp_path / "data",
+        state_file=tmp_path / "terraform.tfstate",
+        cache_dir=ROOT / ".cache" / "terraform",
+    )
+    tf.init()
+    variables = {
+        "source_bucket": "complete-uploads",
+        "destination_bucket": "complete-thumbnails",
+        "alert_emails": '["ops@example.com"]',
+        "ses_sender": "thumbnailer@example.com",
+        "function_zip": str(stub),
+        "layer_zip": str(stub),
+    }
+    plan = tmp_path / "plan.bin"
+    tf.run(
+        "plan",
+        "-no-color",
+        "-input=false",
+        f"-state={tf.state_file}",
+        f"-out={plan}",
+        *(f"-var={name}={value}" for name, value in variables.items()),
+    )
+    shown = json.loads(tf.run("show", "-no-color", "-json", str(plan)))
+    (document,) = [
+        r["values"]["json"]
+        for r in shown["prior_state"]["values"]["root_module"]["resources"]
+        if r["address"] == "data.aws_iam_policy_document.key"
+    ]
+    statements = {s["Sid"]: s for s in json.loads(document)["Statement"]}
+    root = statements["AccountAdministers"]["Principal"]["AWS"]
+    assert root.startswith(f"arn:{partition}:iam::"), root
+    services = statements["ServicesEncrypt"]["Principal"]["Service"]
+    assert logs in services
+    assert statements["AlarmsPublish"]["Principal"]["Service"].startswith("cloudwatch.")
+    assert "arn:aws:" not in document

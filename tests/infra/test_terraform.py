@@ -619,6 +619,10 @@ def test_alarms_notify_the_topic_and_buckets_are_hardened(
     assert set(found) == expected
     for alarm in found.values():
         assert alarm["AlarmActions"] == [stack.outputs["topic_arn"]]
+    # Without kms_key_arn the topic is not encrypted: CloudWatch alarms cannot publish to a
+    # topic under the AWS-managed key alias/aws/sns.
+    topic = stack.client("sns").get_topic_attributes(TopicArn=stack.outputs["topic_arn"])
+    assert "KmsMasterKeyId" not in topic["Attributes"]
 
     logs = stack.client("logs").describe_log_groups(
         logGroupNamePrefix=stack.outputs["log_group_name"]

@@ -14,7 +14,19 @@ resource "aws_kms_key" "this" {
 }
 
 data "aws_caller_identity" "current" {}
-data "aws_region" "current" {}
+data "aws_partition" "current" {}
+
+# Service principals as this partition and region spell them (CloudWatch Logs is regional,
+# and some services end in amazonaws.com.cn in China).
+data "aws_service_principal" "this" {
+  for_each     = toset(["cloudwatch", "events", "logs", "s3"])
+  service_name = each.key
+}
+
+locals {
+  account_id = data.aws_caller_identity.current.account_id
+  partition  = data.aws_partition.current.partition
+}
 
 data "aws_iam_policy_document" "key" {
   # checkov:skip=CKV_AWS_109: the account root must administer its own key (AWS's default key policy).
@@ -26,28 +38,40 @@ data "aws_iam_policy_document" "key" {
     resources = ["*"]
     principals {
       type        = "AWS"
-      identifiers = ["arn:aws:iam::${data.aws_caller_identity.current.account_id}:root"]
+      identifiers = ["arn:${local.partition}:iam::${local.account_id}:root"]
     }
   }
 
   statement {
-    # Services that write encrypted data on the function's behalf.
+    # The alarms publish to the alert topic, which this key encrypts: without this statement
+    # their notifications fail. AWS documents it without a condition.
+    sid       = "AlarmsPublish"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
+    resources = ["*"]
+    principals {
+      type        = "Service"
+      identifiers = [data.aws_service_principal.this["cloudwatch"].name]
+    }
+  }
+
+  statement {
+    # Services that write encrypted data on the function's behalf: EventBridge and S3 into
+    # the queues, CloudWatch Logs into the log group (its principal names the region).
     sid       = "ServicesEncrypt"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
     resources = ["*"]
     principals {
       type = "Service"
       identifiers = [
-        "cloudwatch.amazonaws.com",
-        "events.amazonaws.com",
-        "s3.amazonaws.com",
-        "logs.${data.aws_region.current.name}.amazonaws.com",
+        data.aws_service_principal.this["events"].name,
+        data.aws_service_principal.this["s3"].name,
+        data.aws_service_principal.this["logs"].id,
       ]
     }
     condition {
       test     = "StringEquals"
       variable = "aws:SourceAccount"
-      values   = [data.aws_caller_identity.current.account_id]
+      values   = [local.account_id]
     }
   }
 }

@@ -3,9 +3,11 @@
 ################################################################################
 
 resource "aws_sns_topic" "this" {
+  # checkov:skip=CKV_AWS_26: without kms_key_arn the topic is left unencrypted on purpose: CloudWatch alarms cannot publish to a topic under the AWS-managed key alias/aws/sns (its key policy cannot grant them kms:GenerateDataKey), so alarm emails would never arrive. With kms_key_arn the topic uses that key.
   name = "${var.name}-alerts"
-  # AWS-managed key by default; CloudWatch alarms can publish to it in the same account.
-  kms_master_key_id = var.kms_key_arn == null ? "alias/aws/sns" : var.kms_key_arn
+  # A customer-managed key only: its key policy must let cloudwatch.amazonaws.com use it
+  # (kms:Decrypt, kms:GenerateDataKey*), or the alarms' notifications fail.
+  kms_master_key_id = var.kms_key_arn
   tags              = local.tags
 }
 

@@ -496,7 +496,7 @@ variable "tracing_mode" {
 }
 
 variable "kms_key_arn" {
-  description = "Customer-managed KMS key for the buckets the module creates, the queues, the topic, the log group and the function's environment (null: AWS-managed encryption)."
+  description = "ARN of a customer-managed KMS key for the buckets the module creates, the queues, the topic, the log group and the function's environment (null: SSE-S3 buckets, SQS-managed queue encryption, an unencrypted topic). Its key policy must let the services that write on the module's behalf use it: `cloudwatch.amazonaws.com` (alarms publishing to the topic), `events.amazonaws.com`, `s3.amazonaws.com` and `logs.<region>.amazonaws.com`, each with `kms:Decrypt` and `kms:GenerateDataKey*` (see examples/complete)."
   type        = string
   default     = null
 }
