@@ -123,9 +123,9 @@ def _orientation(read_exif: Callable[[], Image.Exif]) -> int:
     return value if isinstance(value, int) and 1 <= value <= 8 else 1
 
 
-def _nclx_profile(data: bytes) -> bytes | None:
-    """A profile for the colour an ISO-BMFF image's ``nclx`` box names, if not sRGB."""
-    from thumbnailer.render._cicp import nclx_codes, profile_for
+def _nclx_codes(data: bytes) -> tuple[int, int] | None:
+    """(primaries, transfer) from the primary item's ``nclx`` box of an ISO-BMFF image."""
+    from thumbnailer.render._cicp import nclx_codes
     from thumbnailer.render._isobmff import read_items
 
     try:
@@ -135,7 +135,21 @@ def _nclx_profile(data: bytes) -> bytes | None:
     for kind, payload in items.properties.get(items.primary, []):
         codes = nclx_codes(payload) if kind == b"colr" else None
         if codes is not None:
-            return profile_for(*codes)
+            return codes
+    return None
+
+
+def _cicp_chunk(data: bytes) -> tuple[int, int] | None:
+    """(primaries, transfer) from a PNG's ``cICP`` chunk, which comes before the image data."""
+    offset = 8  # after the signature
+    while offset + 8 <= len(data):
+        length = int.from_bytes(data[offset : offset + 4], "big")
+        kind = data[offset + 4 : offset + 8]
+        if kind in (b"IDAT", b"IEND"):
+            return None
+        if kind == b"cICP" and length == 4 and offset + 12 <= len(data):
+            return data[offset + 8], data[offset + 9]
+        offset += 12 + length
     return None
 
 
@@ -156,11 +170,30 @@ class PillowSource:
         width, height = self.image.size
         budget.spend(width, height, f"the {kind} image")
         self._fix_low_bit_colour_key()
-        # libavif applies the nclx matrix only: the primaries and transfer are left to the
-        # colour step, as if the file had embedded a profile saying so.
-        embedded = self.image.info.get("icc_profile")
-        if kind is Kind.AVIF and not embedded and (icc := _nclx_profile(data)):
+        self._colour_from_code_points()
+
+    def _colour_from_code_points(self) -> None:
+        """Describe colour named by H.273 code points as a profile, for the colour step.
+
+        libavif applies an AVIF's ``nclx`` matrix only, so its primaries and transfer are
+        still to convert (an embedded ICC profile wins). A PNG ``cICP`` chunk overrides any
+        ``iCCP`` (PNG, third edition); Pillow does not read it.
+        """
+        from thumbnailer.render._cicp import profile_for
+
+        if self.kind is Kind.AVIF and not self.image.info.get("icc_profile"):
+            codes = _nclx_codes(self.data)
+        elif self.kind is Kind.PNG:
+            codes = _cicp_chunk(self.data)
+        else:
+            return
+        if codes is None:
+            return
+        icc = profile_for(*codes)
+        if icc:
             self.image.info["icc_profile"] = icc
+        else:  # sRGB by its code points, whatever a PNG's iCCP says
+            self.image.info.pop("icc_profile", None)
 
     def _fix_low_bit_colour_key(self) -> None:
         # Pillow expands 1/2/4-bit grey PNG pixels to 0..255 but leaves the tRNS key in the

@@ -10,7 +10,13 @@ from collections.abc import Iterator
 from io import BytesIO
 
 import pytest
-from imaging_helpers import close, open_thumbnail, rgb_at
+from imaging_helpers import (
+    close,
+    open_thumbnail,
+    png_chunk,
+    rgb_at,
+    rgb_profile_swapping_red_and_green,
+)
 from PIL import Image
 
 from thumbnailer import render
@@ -76,6 +82,16 @@ def _avif_with_primaries(image: Image.Image, primaries: int) -> bytes:
     return bytes(data)
 
 
+def _png_with_cicp(image: Image.Image, primaries: int, transfer: int, **options: object) -> bytes:
+    """A PNG with a ``cICP`` chunk right after its header, as the PNG specification places it."""
+    buffer = BytesIO()
+    image.save(buffer, "PNG", **options)  # type: ignore[arg-type]
+    data = buffer.getvalue()
+    header_end = 8 + 8 + 13 + 4
+    chunk = png_chunk(b"cICP", bytes((primaries, transfer, 0, 1)))
+    return data[:header_end] + chunk + data[header_end:]
+
+
 @pytest.fixture(params=[True, False], ids=["pyav", "pillow"])
 def avif_path(request: pytest.FixtureRequest) -> Iterator[None]:
     original = _decode.USE_AV
@@ -135,6 +151,38 @@ def test_an_embedded_profile_wins_over_the_nclx_box() -> None:
     data[at + 4 : at + 6] = (12).to_bytes(2, "big")
     image = open_thumbnail(render(bytes(data), _PNG)[0])
     assert close(rgb_at(image, (40, 40)), _PAINT, 5)
+
+
+@pytest.fixture(params=[None, False], ids=["libvips", "pillow"])
+def png_path(request: pytest.FixtureRequest) -> Iterator[None]:
+    original = _decode.USE_VIPS
+    _decode.USE_VIPS = request.param
+    yield
+    _decode.USE_VIPS = original
+
+
+@pytest.mark.usefixtures("png_path")
+@pytest.mark.parametrize("size", [(120, 90), (800, 600)], ids=["full-size", "shrunk"])
+def test_a_display_p3_png_named_by_cicp_is_converted_to_srgb(size: tuple[int, int]) -> None:
+    data = _png_with_cicp(Image.new("RGB", size, _PAINT), primaries=12, transfer=13)
+    image = open_thumbnail(render(data, _PNG)[0])
+    expected = _srgb_expected(_PAINT, _P3_TO_SRGB)
+    assert close(rgb_at(image, (40, 40)), expected, 2), (rgb_at(image, (40, 40)), expected)
+
+
+def test_a_png_cicp_chunk_wins_over_its_icc_profile() -> None:
+    # The profile would swap red and green; cICP says sRGB, and the PNG specification gives
+    # cICP the last word.
+    picture = Image.new("RGB", (120, 90), _PAINT)
+    swapping = rgb_profile_swapping_red_and_green()
+    data = _png_with_cicp(picture, primaries=1, transfer=13, icc_profile=swapping)
+    assert close(rgb_at(open_thumbnail(render(data, _PNG)[0]), (40, 40)), _PAINT, 1)
+
+
+def test_an_hdr_png_named_by_cicp_is_tone_mapped() -> None:
+    data = _png_with_cicp(Image.new("RGB", (120, 90), (148, 148, 148)), primaries=9, transfer=16)
+    white = rgb_at(open_thumbnail(render(data, _PNG)[0]), (40, 40))
+    assert min(white) >= 228, white
 
 
 @pytest.mark.parametrize(
