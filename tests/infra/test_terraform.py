@@ -256,6 +256,12 @@ def test_same_bucket_without_separating_prefix_fails_at_plan(staged: Path, tmp_p
         ("memory_size = 64", "memory_size must be"),
         ("timeout = 901", "timeout must be"),
         ("timeout = 20", "time_budget_seconds (30) must be below timeout"),
+        # An alias ARN in an IAM statement authorises nothing on the key behind it.
+        (
+            'kms_key_arn = "arn:aws:kms:us-east-1:123456789012:alias/thumbnails"',
+            "aliases are not accepted",
+        ),
+        ('kms_key_arn = "1234abcd-12ab-34cd-56ef-1234567890ab"', "kms_key_arn must be a key ARN"),
     ],
 )
 def test_invalid_settings_fail_at_plan(

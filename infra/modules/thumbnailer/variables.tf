@@ -499,6 +499,11 @@ variable "kms_key_arn" {
   description = "ARN of a customer-managed KMS key for the buckets the module creates, the queues, the topic, the log group and the function's environment (null: SSE-S3 buckets, SQS-managed queue encryption, an unencrypted topic). Its key policy must let the services that write on the module's behalf use it: `cloudwatch.amazonaws.com` (alarms publishing to the topic), `events.amazonaws.com`, `s3.amazonaws.com` and `logs.<region>.amazonaws.com`, each with `kms:Decrypt` and `kms:GenerateDataKey*` (see examples/complete)."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.kms_key_arn == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$", var.kms_key_arn))
+    error_message = "kms_key_arn must be a key ARN, arn:<partition>:kms:<region>:<account>:key/<key id>; aliases are not accepted (IAM statements naming an alias authorise nothing on the key)."
+  }
 }
 
 ################################################################################
