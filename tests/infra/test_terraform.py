@@ -262,6 +262,12 @@ def test_same_bucket_without_separating_prefix_fails_at_plan(staged: Path, tmp_p
             "aliases are not accepted",
         ),
         ('kms_key_arn = "1234abcd-12ab-34cd-56ef-1234567890ab"', "kms_key_arn must be a key ARN"),
+        ('event_bus_name = "arn:aws:events:us-east-1:123456789012:rule/x"', "event_bus_name must"),
+        (
+            "create_event_bus = true\n"
+            '  event_bus_name = "arn:aws:events:us-east-1:123456789012:event-bus/x"',
+            "create_event_bus needs event_bus_name, as a name",
+        ),
     ],
 )
 def test_invalid_settings_fail_at_plan(
@@ -650,3 +656,84 @@ def test_alarms_notify_the_topic_and_buckets_are_hardened(
         assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
         ownership = s3.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"]
         assert ownership["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+
+
+################################################################################
+# Apply to moto: an existing source bucket whose notifications are someone else's
+################################################################################
+
+# A bus in another account, named by its ARN.
+BUS_ARN = "arn:aws:events:us-east-1:210987654321:event-bus/shared"
+
+EDGE = """
+resource "aws_s3_bucket" "photos" {
+  bucket        = "edge-photos"
+  force_destroy = true
+}
+resource "aws_sqs_queue" "other" {
+  name = "other-consumer"
+}
+# The bucket's notification configuration, owned by this root, not by the module.
+resource "aws_s3_bucket_notification" "photos" {
+  bucket = aws_s3_bucket.photos.id
+  queue {
+    id            = "other"
+    queue_arn     = aws_sqs_queue.other.arn
+    events        = ["s3:ObjectCreated:*"]
+    filter_prefix = "other/"
+  }
+}
+output "t" {
+  value = module.t
+}
+"""
+EDGE_ARGUMENTS = f"""name                         = "edge"
+  source_bucket                = aws_s3_bucket.photos.bucket
+  create_source_bucket         = false
+  manage_bucket_notification   = false
+  destination_bucket           = "edge-thumbnails"
+  bucket_force_destroy         = true
+  abort_incomplete_upload_days = null
+  trigger                      = "sqs"
+  include_prefixes             = ["photos/", "raw/"]
+  event_source_mapping_enabled = false
+  create_artifacts_bucket      = false
+  create_alarms                = false
+  event_bus_name               = "{BUS_ARN}"
+"""
+
+
+@pytest.fixture(scope="module")
+def edge(staged: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Applied]:
+    """The module (sqs trigger) on an existing bucket it must leave the notifications of."""
+    work = tmp_path_factory.mktemp("edge")
+    with MotoServer() as server:
+        tf = _root(work, EDGE + _module(staged, EDGE_ARGUMENTS), server.endpoint)
+        tf.init()
+        tf.apply(parallelism=20)
+        yield Applied("sqs", server.endpoint, tf.output()["t"])
+        tf.destroy(parallelism=20)
+
+
+def test_event_bus_given_as_an_arn_is_used_as_it_is(edge: Applied) -> None:
+    statements = _policy(edge)
+    assert statements["PutThumbnailEvents"]["Resource"] == BUS_ARN
+    # PutEvents takes the ARN as the bus name.
+    assert edge.outputs["function_environment"]["THUMBNAILER_EVENT_BUS_NAME"] == BUS_ARN
+
+
+def test_existing_bucket_notification_is_left_alone(edge: Applied) -> None:
+    notification = edge.client("s3").get_bucket_notification_configuration(Bucket="edge-photos")
+    (queue,) = notification["QueueConfigurations"]
+    assert queue["Id"] == "other"
+    assert not notification.get("LambdaFunctionConfigurations")
+    # What the user must configure instead: one queue notification per include prefix.
+    events = ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]
+    assert edge.outputs["bucket_notification"] == {
+        "eventbridge": False,
+        "queues": [
+            {"queue_arn": edge.outputs["queue_arn"], "events": events, "filter_prefix": prefix}
+            for prefix in ("photos/", "raw/")
+        ],
+        "lambda_functions": [],
+    }

@@ -16,7 +16,7 @@ locals {
 resource "aws_s3_bucket" "this" {
   # checkov:skip=CKV_AWS_18: access logging needs a separate log bucket the user owns; enable it there.
   # checkov:skip=CKV_AWS_144: cross-region replication is a disaster-recovery choice, not a default.
-  # checkov:skip=CKV2_AWS_62: event notifications are configured by aws_s3_bucket_notification.this for the source bucket; the destination must not notify (loop guard).
+  # checkov:skip=CKV2_AWS_62: event notifications are configured by aws_s3_bucket_notification.this for the source bucket (by the user with manage_bucket_notification = false); the destination must not notify (loop guard).
   # checkov:skip=CKV_AWS_145: SSE-S3 by default; kms_key_arn switches every created bucket to SSE-KMS.
   # checkov:skip=CKV_AWS_21: versioning is optional (bucket_versioning): thumbnails are derived data.
   for_each = local.created_buckets

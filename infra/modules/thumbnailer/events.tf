@@ -7,6 +7,17 @@ locals {
   # One S3 notification per include prefix (S3 takes a single prefix per configuration);
   # "" means the whole bucket.
   notification_prefixes = length(var.include_prefixes) > 0 ? var.include_prefixes : [""]
+  # What the bucket's notification configuration holds for the trigger (built by the module
+  # unless manage_bucket_notification is false; then by the user, from the output).
+  notification_targets = {
+    eventbridge = var.trigger == "eventbridge"
+    queues = var.trigger != "sqs" ? [] : [
+      for p in local.notification_prefixes : { queue_arn = aws_sqs_queue.this[0].arn, events = local.s3_events, filter_prefix = p }
+    ]
+    lambda_functions = var.trigger != "direct" ? [] : [
+      for p in local.notification_prefixes : { lambda_function_arn = aws_lambda_function.this.arn, events = local.s3_events, filter_prefix = p }
+    ]
+  }
 
   event_pattern = jsonencode({
     source      = ["aws.s3"]
@@ -167,6 +178,9 @@ resource "aws_cloudwatch_event_target" "queue" {
 }
 
 resource "aws_s3_bucket_notification" "this" {
+  # One per bucket: it replaces the bucket's whole notification configuration.
+  count = var.manage_bucket_notification ? 1 : 0
+
   bucket      = var.source_bucket
   eventbridge = var.trigger == "eventbridge"
 
@@ -195,6 +209,13 @@ resource "aws_s3_bucket_notification" "this" {
     aws_lambda_permission.s3,
     aws_s3_bucket.this,
   ]
+}
+
+# The notification became optional (count): existing states keep it instead of replacing it,
+# which would clear the bucket's notifications in between.
+moved {
+  from = aws_s3_bucket_notification.this
+  to   = aws_s3_bucket_notification.this[0]
 }
 
 resource "aws_lambda_permission" "s3" {

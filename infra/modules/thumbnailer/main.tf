@@ -23,9 +23,12 @@ locals {
     ]
   ]))
 
+  # event_bus_name is a name (a bus in this account and region) or an ARN, used as it is;
+  # PutEvents takes either.
   event_bus_name = var.create_event_bus ? aws_cloudwatch_event_bus.this[0].name : var.event_bus_name
   event_bus_arn = var.event_bus_name == "" ? null : (
     var.create_event_bus ? aws_cloudwatch_event_bus.this[0].arn
+    : startswith(var.event_bus_name, "arn:") ? var.event_bus_name
     : "arn:${local.partition}:events:${local.region}:${local.account_id}:event-bus/${var.event_bus_name}"
   )
   topic_arn = aws_sns_topic.this.arn
@@ -91,8 +94,8 @@ resource "terraform_data" "validation" {
       error_message = "ses_sender is set but ses_recipients is empty."
     }
     precondition {
-      condition     = !var.create_event_bus || var.event_bus_name != ""
-      error_message = "create_event_bus needs event_bus_name."
+      condition     = !var.create_event_bus || (var.event_bus_name != "" && !startswith(var.event_bus_name, "arn:"))
+      error_message = "create_event_bus needs event_bus_name, as a name (an ARN names a bus that exists)."
     }
     precondition {
       condition     = var.batch_size <= 10 || var.batch_window_seconds >= 1

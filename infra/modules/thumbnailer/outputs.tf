@@ -18,6 +18,13 @@ output "created_bucket_arns" {
   value       = { for k, b in aws_s3_bucket.this : k => b.arn }
 }
 
+output "bucket_notification" {
+  description = "What the source bucket's notification configuration must hold for the trigger: `eventbridge` (deliver to EventBridge), `queues` and `lambda_functions` (each a target ARN, its `events` and a `filter_prefix`, \"\" for the whole bucket). Configure it yourself when manage_bucket_notification is false."
+  value       = local.notification_targets
+  # A configuration built from it is accepted only once its targets exist and S3 may use them.
+  depends_on = [aws_sqs_queue.this, aws_lambda_permission.s3]
+}
+
 output "trigger" {
   description = "The trigger mode in use."
   value       = var.trigger

@@ -3,7 +3,7 @@
 ################################################################################
 
 variable "name" {
-  description = "Name of the function and prefix of every resource the module creates, 1-48 characters (the longest derived name, the `<name>-batch-ops` role, stays within IAM's 64)."
+  description = "Name of the function and prefix of every resource the module creates, 1-48 characters (the longest derived name, the `<name>-batch-ops` role, stays within IAM's 64). IAM role names are global to the account: two instances with the same name collide, even in different regions."
   type        = string
   default     = "thumbnailer"
 
@@ -34,9 +34,16 @@ variable "destination_bucket" {
 }
 
 variable "create_source_bucket" {
-  description = "Create the source bucket (hardened); false to use an existing bucket of that name."
+  description = "Create the source bucket (hardened); false to use an existing bucket of that name. An existing bucket's notification configuration is replaced unless manage_bucket_notification is false."
   type        = bool
   default     = true
+}
+
+variable "manage_bucket_notification" {
+  description = "Own the source bucket's notification configuration (`aws_s3_bucket_notification`): S3 holds one per bucket, so this replaces whatever the bucket had, including another instance's. false leaves it alone, and you configure what the `bucket_notification` output lists: for `eventbridge`, delivery to EventBridge turned on; for `sqs`, a queue notification to the queue; for `direct`, a Lambda notification to the function (its permission is created); each for the listed events, one per include prefix."
+  type        = bool
+  default     = true
+  nullable    = false
 }
 
 variable "create_destination_bucket" {
@@ -568,13 +575,18 @@ variable "create_ses_identity" {
 }
 
 variable "event_bus_name" {
-  description = "EventBridge bus that receives `Thumbnail Created` / `Thumbnail Failed` events (empty: none)."
+  description = "EventBridge bus that receives `Thumbnail Created` / `Thumbnail Failed` events, by name or ARN (an ARN for a bus of another account; empty: none)."
   type        = string
   default     = ""
+
+  validation {
+    condition     = var.event_bus_name == "" || can(regex("^([/.\\-_A-Za-z0-9]{1,256}|arn:aws[a-z-]*:events:[a-z0-9-]+:[0-9]{12}:event-bus/[/.\\-_A-Za-z0-9]{1,256})$", var.event_bus_name))
+    error_message = "event_bus_name must be empty, a bus name (letters, digits, '.', '-', '_', '/') or an event bus ARN (arn:<partition>:events:<region>:<account>:event-bus/<name>)."
+  }
 }
 
 variable "create_event_bus" {
-  description = "Create event_bus_name as a custom bus; false to use an existing one."
+  description = "Create event_bus_name (a name, not an ARN) as a custom bus; false to use an existing one."
   type        = bool
   default     = false
 }
