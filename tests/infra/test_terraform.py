@@ -251,7 +251,18 @@ def test_same_bucket_without_separating_prefix_fails_at_plan(staged: Path, tmp_p
     ("arguments", "message"),
     [
         ('sizes = ["128x128", "0x5"]', "sizes must be"),
-        ('sizes = ["128x128", "128x128"]', "sizes must be"),
+        ('sizes = ["128x128", "128x128"]', "sizes must not repeat"),
+        # Refused by the function at cold start, so refused at plan time.
+        ('sizes = ["128x128", "0128x128"]', "sizes must not repeat"),
+        ('key_template = "{prefix}{size}/{key}"', "key_template may use only the fields"),
+        ('key_template = "{prefix}{key"', "key_template has a brace"),
+        (
+            'sizes = ["128x128", "512x512"]\n  key_template = "{prefix}{key}"',
+            "must tell the sizes apart",
+        ),
+        ("max_attempts = 2.5", "max_attempts must be an integer"),
+        ("max_input_bytes = 1048576.5", "max_input_bytes must be an integer"),
+        ("max_input_pixels = 2.5", "max_input_pixels must be an integer"),
         ('format = "gif"', "format must be"),
         ("memory_size = 64", "memory_size must be"),
         ("timeout = 901", "timeout must be"),
@@ -276,6 +287,109 @@ def test_invalid_settings_fail_at_plan(
     buckets = 'source_bucket = "photos-in"\n  destination_bucket = "photos-out"\n  '
     error = _plan_module(staged, tmp_path, buckets + arguments)
     assert message in error.message
+
+
+# (key_template, sizes, max_attempts, max_input_bytes, max_input_pixels), each accepted or
+# refused alike by the module's validation and by Settings.from_env.
+TEMPLATE = "{prefix}{stem}_{width}x{height}.{ext}"
+AGREED: list[tuple[str, list[str], float, float, float]] = [
+    (TEMPLATE, ["128x128", "512x512"], 3, 104857600, 50000000),
+    ("{prefix}{size}/{key}", ["128x128"], 3, 1024, 1000),
+    ("{prefix}{key}", ["128x128"], 1, 1, 1),
+    ("{prefix}{key}", ["128x128", "512x512"], 3, 1024, 1000),
+    ("{prefix}{key}_{width}", ["128x128", "128x256"], 3, 1024, 1000),
+    ("{prefix}{key}_{width}", ["128x128", "256x128"], 3, 1024, 1000),
+    ("{prefix}{name}{{x}}_{height}.{ext}", ["128x128", "512x512"], 10, 1024, 1000),
+    ("{prefix}{key!r}_{width:05d}x{height}", ["128x128", "512x512"], 3, 1024, 1000),
+    ("{prefix}{key", ["128x128"], 3, 1024, 1000),
+    ("{prefix}{key}}", ["128x128"], 3, 1024, 1000),
+    ("{prefix}{{key}}", ["128x128"], 3, 1024, 1000),
+    ("{prefix}{key.upper}", ["128x128"], 3, 1024, 1000),
+    ("{prefix}{dir}{ext}", ["128x128"], 3, 1024, 1000),
+    ("thumbs/{prefix}{key}", ["128x128"], 3, 1024, 1000),
+    (TEMPLATE, ["128x128", "0128x128"], 3, 1024, 1000),
+    (TEMPLATE, ["128x128", "128x0128"], 3, 1024, 1000),
+    (TEMPLATE, ["0128x0256"], 3, 1024, 1000),
+    (TEMPLATE, ["128x128"], 2.5, 1024, 1000),
+    (TEMPLATE, ["128x128"], 11, 1024, 1000),
+    (TEMPLATE, ["128x128"], 3, 1024.5, 1000),
+    (TEMPLATE, ["128x128"], 3, 1024, 2.5),
+]
+# Accepted by Settings.from_env but refused by the module: each would fail at the first
+# object instead of at cold start (str.format cannot fill them).
+STRICTER = [
+    "{prefix}{key}{}",  # a positional field
+    "{prefix}{key!x}",  # an unknown conversion
+]
+
+
+def _number(value: float) -> str:
+    """A number as Terraform's tostring() writes it."""
+    return str(int(value)) if value == int(value) else str(value)
+
+
+def _accepted_by_settings(
+    template: str, sizes: list[str], attempts: float, size: float, pixels: float
+) -> bool:
+    environment = {
+        "THUMBNAILER_SOURCE_BUCKET": "photos-in",
+        "THUMBNAILER_DESTINATION_BUCKET": "photos-out",
+        "THUMBNAILER_KEY_TEMPLATE": template,
+        "THUMBNAILER_SIZES": ",".join(sizes),
+        "THUMBNAILER_MAX_ATTEMPTS": _number(attempts),
+        "THUMBNAILER_MAX_INPUT_BYTES": _number(size),
+        "THUMBNAILER_MAX_INPUT_PIXELS": _number(pixels),
+    }
+    try:
+        Settings.from_env(environment)
+    except ConfigError:
+        return False
+    return True
+
+
+def test_plan_accepts_exactly_what_the_function_accepts(staged: Path, tmp_path: Path) -> None:
+    # Every value the plan lets through must also start the function: one it refuses at cold
+    # start leaves every message to fail until the dead-letter queue.
+    variables = {
+        "key_template": "string",
+        "sizes": "list(string)",
+        "max_attempts": "number",
+        "max_input_bytes": "number",
+        "max_input_pixels": "number",
+    }
+    declared = "\n".join(f'variable "{n}" {{\n  type = {t}\n}}' for n, t in variables.items())
+    passed = "\n  ".join(f"{n} = var.{n}" for n in variables)
+    arguments = f'source_bucket = "photos-in"\n  destination_bucket = "photos-out"\n  {passed}'
+    tf = _root(tmp_path, declared + _module(staged, arguments))
+    tf.init()
+
+    def plan_accepts(case: tuple[str, list[str], float, float, float]) -> bool:
+        values = dict(zip(variables, case, strict=True))
+        flags = [
+            f"-var={n}={v if isinstance(v, str) else json.dumps(v)}" for n, v in values.items()
+        ]
+        try:
+            tf.run(
+                "plan",
+                "-no-color",
+                "-input=false",
+                "-refresh=false",
+                "-lock=false",
+                "-target=module.t.terraform_data.validation",
+                *flags,
+            )
+        except TerraformError:
+            return False
+        return True
+
+    stricter = [(t, ["128x128"], 3, 1024, 1000) for t in STRICTER]
+    with ThreadPoolExecutor(4) as pool:
+        planned = list(pool.map(plan_accepts, AGREED + stricter))
+    for case, accepted in zip(AGREED, planned, strict=False):
+        assert accepted == _accepted_by_settings(*case), case
+    for case, accepted in zip(stricter, planned[len(AGREED) :], strict=True):
+        assert not accepted and _accepted_by_settings(*case), case
+    assert any(planned) and not all(planned)
 
 
 ################################################################################

@@ -14,6 +14,19 @@ locals {
   source_arn      = "arn:${local.partition}:s3:::${var.source_bucket}"
   destination_arn = "arn:${local.partition}:s3:::${var.destination_bucket}"
 
+  # Names of the key template's fields, read as str.format reads them (see key_template).
+  template_fields = toset([
+    for t in regexall("\\{\\{|\\}\\}|\\{[^{}]*\\}|[^{}]+|[{}]", var.key_template) :
+    regex("^\\{([^!:}]*)", t)[0] if can(regex("^\\{[^{}]*\\}$", t))
+  ])
+  # Each size as the template tells it apart: only the sides it names count.
+  template_boxes = [
+    for s in var.sizes : join("x", [
+      contains(local.template_fields, "width") ? tostring(tonumber(split("x", s)[0])) : "-",
+      contains(local.template_fields, "height") ? tostring(tonumber(split("x", s)[1])) : "-",
+    ])
+  ]
+
   # Prefixes the function writes under, and the prefixes the trigger fires for.
   written_prefixes = compact([var.prefix, var.failure_prefix])
   # The trigger excludes the written prefixes when every include prefix is disjoint from them.
@@ -78,12 +91,26 @@ locals {
 ################################################################################
 
 resource "terraform_data" "validation" {
-  input = var.name
+  # The variables behind the function's settings: their validation blocks run even in a plan
+  # targeted at this resource (as the tests plan it, offline), not only in a full plan.
+  input = [
+    var.name, var.source_bucket, var.destination_bucket, var.sizes, var.fit, var.format,
+    var.quality, var.background, var.max_input_bytes, var.max_input_pixels,
+    var.time_budget_seconds, var.prefix, var.key_template, var.cache_control,
+    var.include_prefixes, var.exclude_prefixes, var.include_suffixes, var.exclude_suffixes,
+    var.failure_prefix, var.ses_sender, var.ses_recipients, var.event_bus_name,
+    var.retry_mode, var.max_attempts,
+  ]
 
   lifecycle {
     precondition {
       condition     = !local.same_bucket || local.trigger_excludes_written
       error_message = "source_bucket and destination_bucket are both \"${var.source_bucket}\": set include_prefixes to prefixes disjoint from prefix (${var.prefix}) and failure_prefix (${var.failure_prefix}) so the trigger never fires for the function's own writes, or use another destination bucket."
+    }
+    precondition {
+      # As the function checks at cold start: several sizes need their own keys.
+      condition     = length(distinct(local.template_boxes)) == length(var.sizes)
+      error_message = "key_template (${var.key_template}) must tell the sizes apart: add {width} and/or {height} so each of ${join(", ", var.sizes)} gets its own key."
     }
     precondition {
       condition     = var.time_budget_seconds < var.timeout

@@ -102,17 +102,25 @@ variable "failure_marker_expiration_days" {
 ################################################################################
 
 variable "sizes" {
-  description = "Boxes to render, `WxH`, each side 1..10000, no repeats."
+  description = "Boxes to render, `WxH`, each side 1..10000, no repeats (compared as numbers, as the function does: `0128x128` repeats `128x128`)."
   type        = list(string)
   default     = ["128x128"]
 
   validation {
-    condition = length(var.sizes) > 0 && length(distinct(var.sizes)) == length(var.sizes) && alltrue([
-      for s in var.sizes : can(regex("^[0-9]+x[0-9]+$", s)) && alltrue([
+    condition = length(var.sizes) > 0 && alltrue([
+      for s in var.sizes : can(regex("^[0-9]+x[0-9]+$", s)) && try(alltrue([
         for side in split("x", s) : tonumber(side) >= 1 && tonumber(side) <= 10000
-      ])
+      ]), false)
     ])
-    error_message = "sizes must be one or more distinct WIDTHxHEIGHT boxes, e.g. [\"128x128\", \"512x512\"], each side 1..10000."
+    error_message = "sizes must be one or more WIDTHxHEIGHT boxes, e.g. [\"128x128\", \"512x512\"], each side 1..10000."
+  }
+
+  validation {
+    # The function compares boxes as numbers and refuses a repeat at cold start.
+    condition = length(distinct([
+      for s in var.sizes : try(join("x", [for side in split("x", s) : tostring(tonumber(side))]), s)
+    ])) == length(var.sizes)
+    error_message = "sizes must not repeat, compared as numbers (\"0128x128\" is \"128x128\")."
   }
 }
 
@@ -172,13 +180,37 @@ variable "prefix" {
 }
 
 variable "key_template" {
-  description = "Destination key template; fields: `prefix`, `key`, `stem`, `dir`, `name`, `width`, `height`, `ext`. Must start with {prefix}."
+  description = "Destination key template (Python `str.format`); fields: `prefix`, `key`, `stem`, `dir`, `name`, `width`, `height`, `ext`, each optionally with `!r`/`!s`/`!a` and a format spec (`{width:05d}`); `{{` and `}}` are literal braces. Must start with {prefix}, contain {stem}, {key} or {name}, and tell the sizes apart ({width} and/or {height}) when there are several."
   type        = string
   default     = "{prefix}{stem}_{width}x{height}.{ext}"
 
+  # The function's own checks (thumbnailer.settings), made at plan time: a template it refuses
+  # stops every cold start. The template is read as str.format reads it, left to right:
+  # `{{` and `}}` are literal braces, `{...}` a field, any other brace an error.
   validation {
-    condition     = startswith(var.key_template, "{prefix}") && length(regexall("\\{(stem|key|name)\\}", var.key_template)) > 0
-    error_message = "key_template must start with {prefix} and contain {stem}, {key} or {name}."
+    condition     = startswith(var.key_template, "{prefix}")
+    error_message = "key_template must start with {prefix}, so thumbnails are never processed again."
+  }
+
+  validation {
+    condition     = alltrue([for t in regexall("\\{\\{|\\}\\}|\\{[^{}]*\\}|[^{}]+|[{}]", var.key_template) : t != "{" && t != "}"])
+    error_message = "key_template has a brace that opens or closes no field: write a literal { or } as {{ or }} (fields cannot nest)."
+  }
+
+  validation {
+    condition = alltrue([
+      for t in regexall("\\{\\{|\\}\\}|\\{[^{}]*\\}|[^{}]+|[{}]", var.key_template) :
+      can(regex("^\\{(prefix|key|stem|dir|name|width|height|ext)(![rsa])?(:[^{}]*)?\\}$", t)) if can(regex("^\\{[^{}]*\\}$", t))
+    ])
+    error_message = "key_template may use only the fields {prefix}, {key}, {stem}, {dir}, {name}, {width}, {height} and {ext} (each optionally with !r, !s or !a and a format spec)."
+  }
+
+  validation {
+    condition = length([
+      for t in regexall("\\{\\{|\\}\\}|\\{[^{}]*\\}|[^{}]+|[{}]", var.key_template) : t
+      if can(regex("^\\{(stem|key|name)[!:}]", t))
+    ]) > 0
+    error_message = "key_template must contain {stem}, {key} or {name}."
   }
 }
 
@@ -218,8 +250,8 @@ variable "max_input_bytes" {
   default     = 104857600
 
   validation {
-    condition     = var.max_input_bytes >= 1 && var.max_input_bytes <= 10737418240
-    error_message = "max_input_bytes must be 1..10737418240."
+    condition     = var.max_input_bytes >= 1 && var.max_input_bytes <= 10737418240 && floor(var.max_input_bytes) == var.max_input_bytes
+    error_message = "max_input_bytes must be an integer 1..10737418240."
   }
 }
 
@@ -229,8 +261,8 @@ variable "max_input_pixels" {
   default     = 50000000
 
   validation {
-    condition     = var.max_input_pixels >= 1 && var.max_input_pixels <= 1000000000
-    error_message = "max_input_pixels must be 1..1000000000."
+    condition     = var.max_input_pixels >= 1 && var.max_input_pixels <= 1000000000 && floor(var.max_input_pixels) == var.max_input_pixels
+    error_message = "max_input_pixels must be an integer 1..1000000000."
   }
 }
 
@@ -279,8 +311,8 @@ variable "max_attempts" {
   default     = 3
 
   validation {
-    condition     = var.max_attempts >= 1 && var.max_attempts <= 10
-    error_message = "max_attempts must be 1..10."
+    condition     = var.max_attempts >= 1 && var.max_attempts <= 10 && floor(var.max_attempts) == var.max_attempts
+    error_message = "max_attempts must be an integer 1..10."
   }
 }
 
