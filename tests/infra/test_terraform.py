@@ -263,6 +263,20 @@ def test_same_bucket_without_separating_prefix_fails_at_plan(staged: Path, tmp_p
         ("max_attempts = 2.5", "max_attempts must be an integer"),
         ("max_input_bytes = 1048576.5", "max_input_bytes must be an integer"),
         ("max_input_pixels = 2.5", "max_input_pixels must be an integer"),
+        # S3 refuses notifications whose prefixes overlap ("ambiguously defined").
+        (
+            'trigger = "sqs"\n  include_prefixes = ["photos/", "photos/raw/"]',
+            "include_prefixes overlap",
+        ),
+        ('trigger = "direct"\n  include_prefixes = ["a/", "a/"]', "include_prefixes overlap"),
+        ('include_prefixes = ["a/,b/"]', "include_prefixes must be non-empty, without commas"),
+        ('exclude_suffixes = [""]', "exclude_suffixes must be non-empty"),
+        # A record handed back for lack of time spends a receive.
+        ("max_receive_count = 4", "max_receive_count must be an integer 5..1000"),
+        (
+            "maximum_concurrency = 50\n  reserved_concurrency = 10",
+            "maximum_concurrency (50) must not exceed reserved_concurrency (10)",
+        ),
         ('format = "gif"', "format must be"),
         ("memory_size = 64", "memory_size must be"),
         ("timeout = 901", "timeout must be"),
@@ -287,6 +301,29 @@ def test_invalid_settings_fail_at_plan(
     buckets = 'source_bucket = "photos-in"\n  destination_bucket = "photos-out"\n  '
     error = _plan_module(staged, tmp_path, buckets + arguments)
     assert message in error.message
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        # EventBridge patterns may overlap: only S3 notifications refuse it.
+        'trigger = "eventbridge"\n  include_prefixes = ["photos/", "photos/raw/"]',
+        'trigger = "sqs"\n  include_prefixes = ["photos/", "photosraw/", "raw/"]',
+        "maximum_concurrency = 10\n  reserved_concurrency = 10",
+        "maximum_concurrency = 10",
+    ],
+)
+def test_valid_settings_pass_the_plan(staged: Path, tmp_path: Path, arguments: str) -> None:
+    buckets = 'source_bucket = "photos-in"\n  destination_bucket = "photos-out"\n  '
+    tf = _root(tmp_path, _module(staged, buckets + arguments))
+    tf.init()
+    tf.run(
+        "plan",
+        "-no-color",
+        "-input=false",
+        "-refresh=false",
+        "-target=module.t.terraform_data.validation",
+    )
 
 
 # (key_template, sizes, max_attempts, max_input_bytes, max_input_pixels), each accepted or

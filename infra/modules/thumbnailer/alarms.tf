@@ -38,7 +38,7 @@ locals {
     }
     throttles = {
       metric      = "Throttles"
-      description = "${var.name} was throttled; raise reserved_concurrency or the account limit."
+      description = "${var.name} was throttled: raise reserved_concurrency or the account limit, or keep the queue's maximum_concurrency at or below reserved_concurrency (each throttled batch spends a receive)."
     }
   }
 }

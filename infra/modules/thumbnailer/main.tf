@@ -27,6 +27,14 @@ locals {
     ])
   ]
 
+  # Include prefixes within another one (or repeated): S3 refuses notifications whose
+  # filters overlap for the same events ("Configuration is ambiguously defined").
+  overlapping_prefixes = distinct(flatten([
+    for i, outer in var.include_prefixes : [
+      for j, inner in var.include_prefixes : "${inner} within ${outer}" if i != j && startswith(inner, outer)
+    ]
+  ]))
+
   # Prefixes the function writes under, and the prefixes the trigger fires for.
   written_prefixes = compact([var.prefix, var.failure_prefix])
   # The trigger excludes the written prefixes when every include prefix is disjoint from them.
@@ -99,7 +107,7 @@ resource "terraform_data" "validation" {
     var.time_budget_seconds, var.prefix, var.key_template, var.cache_control,
     var.include_prefixes, var.exclude_prefixes, var.include_suffixes, var.exclude_suffixes,
     var.failure_prefix, var.ses_sender, var.ses_recipients, var.event_bus_name,
-    var.retry_mode, var.max_attempts,
+    var.retry_mode, var.max_attempts, var.max_receive_count,
   ]
 
   lifecycle {
@@ -123,6 +131,17 @@ resource "terraform_data" "validation" {
     precondition {
       condition     = !var.create_event_bus || (var.event_bus_name != "" && !startswith(var.event_bus_name, "arn:"))
       error_message = "create_event_bus needs event_bus_name, as a name (an ARN names a bus that exists)."
+    }
+    precondition {
+      # One S3 notification per include prefix; EventBridge patterns may overlap.
+      condition     = var.trigger == "eventbridge" || length(local.overlapping_prefixes) == 0
+      error_message = "include_prefixes overlap (${join(", ", local.overlapping_prefixes)}): S3 refuses the ${var.trigger} trigger's notifications when their prefixes overlap (\"Configuration is ambiguously defined\"). Drop the longer prefix: the shorter one covers it."
+    }
+    precondition {
+      # The event source mapping does not heed reserved concurrency: above it, batches are
+      # throttled and spend receives.
+      condition     = var.maximum_concurrency == null || var.reserved_concurrency == null || try(var.maximum_concurrency <= var.reserved_concurrency, false)
+      error_message = "maximum_concurrency (${coalesce(var.maximum_concurrency, 0)}) must not exceed reserved_concurrency (${coalesce(var.reserved_concurrency, 0)}): the queue's event source mapping would start invocations that are throttled, each spending a receive."
     }
     precondition {
       condition     = var.batch_size <= 10 || var.batch_window_seconds >= 1

@@ -221,27 +221,51 @@ variable "cache_control" {
 }
 
 variable "include_prefixes" {
-  description = "Key prefixes to process (empty: all). Also filter the trigger itself, so other keys never invoke the function."
+  description = "Key prefixes to process (empty: all). Also filter the trigger itself, so other keys never invoke the function. With the sqs and direct triggers they must not overlap (`photos/` and `photos/raw/`): S3 refuses such notifications."
   type        = list(string)
   default     = []
+
+  validation {
+    # The function reads them as one comma-separated list, each part stripped.
+    condition     = alltrue([for v in var.include_prefixes : v != "" && !strcontains(v, ",") && trimspace(v) == v])
+    error_message = "include_prefixes must be non-empty, without commas or surrounding spaces."
+  }
 }
 
 variable "exclude_prefixes" {
   description = "Key prefixes to skip (checked by the function)."
   type        = list(string)
   default     = []
+
+  validation {
+    # The function reads them as one comma-separated list, each part stripped.
+    condition     = alltrue([for v in var.exclude_prefixes : v != "" && !strcontains(v, ",") && trimspace(v) == v])
+    error_message = "exclude_prefixes must be non-empty, without commas or surrounding spaces."
+  }
 }
 
 variable "include_suffixes" {
   description = "Key suffixes to process, case-insensitive (empty: all). Checked by the function because S3 and EventBridge suffix filters are case-sensitive."
   type        = list(string)
   default     = []
+
+  validation {
+    # The function reads them as one comma-separated list, each part stripped.
+    condition     = alltrue([for v in var.include_suffixes : v != "" && !strcontains(v, ",") && trimspace(v) == v])
+    error_message = "include_suffixes must be non-empty, without commas or surrounding spaces."
+  }
 }
 
 variable "exclude_suffixes" {
   description = "Key suffixes to skip, case-insensitive (checked by the function)."
   type        = list(string)
   default     = []
+
+  validation {
+    # The function reads them as one comma-separated list, each part stripped.
+    condition     = alltrue([for v in var.exclude_suffixes : v != "" && !strcontains(v, ",") && trimspace(v) == v])
+    error_message = "exclude_suffixes must be non-empty, without commas or surrounding spaces."
+  }
 }
 
 variable "max_input_bytes" {
@@ -360,7 +384,7 @@ variable "batch_window_seconds" {
 }
 
 variable "maximum_concurrency" {
-  description = "Most concurrent invocations the event source mapping starts (2..1000; null: no limit but reserved_concurrency)."
+  description = "Most concurrent invocations the SQS event source mapping starts (2..1000; null: no limit): the way to cap the load of the eventbridge and sqs triggers. At most reserved_concurrency when both are set."
   type        = number
   default     = null
 
@@ -371,13 +395,13 @@ variable "maximum_concurrency" {
 }
 
 variable "max_receive_count" {
-  description = "Deliveries of a message before it moves to the dead-letter queue."
+  description = "Deliveries of a message before it moves to the dead-letter queue (5..1000): a record the function hands back for lack of time, and a batch throttled by reserved_concurrency, spend a receive too."
   type        = number
   default     = 5
 
   validation {
-    condition     = var.max_receive_count >= 1 && var.max_receive_count <= 1000
-    error_message = "max_receive_count must be 1..1000."
+    condition     = var.max_receive_count >= 5 && var.max_receive_count <= 1000 && floor(var.max_receive_count) == var.max_receive_count
+    error_message = "max_receive_count must be an integer 5..1000: records handed back for lack of time count as receives, so a lower limit dead-letters healthy messages."
   }
 }
 
@@ -491,7 +515,7 @@ variable "timeout" {
 }
 
 variable "reserved_concurrency" {
-  description = "Reserved concurrent executions (null: unreserved). Caps the load on S3 and the bill."
+  description = "Reserved concurrent executions (null: unreserved): guarantees the function that much of the account's concurrency and caps it there. Not the way to cap the queue triggers: their SQS event source mapping does not heed it, keeps polling, and every batch it throttles spends a receive towards max_receive_count; use maximum_concurrency (at most this value) for them."
   type        = number
   default     = null
 
