@@ -40,7 +40,19 @@ def register(subparsers: Any) -> None:
         ),
     )
     # Strings, not Paths: the output names each input exactly as it was given.
-    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="files to render")
+    parser.add_argument("inputs", nargs="*", metavar="INPUT", help="files to render")
+    parser.add_argument(
+        "--inputs-from",
+        metavar="FILE",
+        help="also render the files named in FILE, one per line ('-': standard input); for "
+        "more names than a command line holds",
+    )
+    parser.add_argument(
+        "--null",
+        action="store_true",
+        help="names in --inputs-from end with a NUL character, not a line break "
+        "(as `find -print0` writes them)",
+    )
     parser.add_argument("--out", required=True, metavar="DIR", help="folder for the thumbnails")
     add_spec_options(parser)
     parser.add_argument(
@@ -150,6 +162,26 @@ def _refuse_overwriting_inputs(inputs: list[str], spec: ThumbnailSpec, out: Path
                     )
 
 
+def _listed_inputs(source: str | None, null: bool) -> list[str]:
+    """The names in the ``--inputs-from`` file, in order; empty entries are skipped.
+
+    Names are bytes on disk: they are decoded as the file system's own names are, so one
+    that is not UTF-8 still names its file.
+    """
+    if source is None:
+        if null:
+            raise ConfigError("--null applies to --inputs-from; give the list's FILE")
+        return []
+    try:
+        listing = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
+    except OSError as exc:
+        raise ConfigError(
+            f"--inputs-from {shown(source)}: {exc.strerror or 'cannot be read'}"
+        ) from exc
+    entries = listing.split(b"\0") if null else listing.splitlines()
+    return [os.fsdecode(entry) for entry in entries if entry]
+
+
 def _out_folder(text: str) -> Path:
     """The ``--out`` folder; an empty one is refused (``Path("")`` is the current folder)."""
     if not text:
@@ -233,7 +265,9 @@ def _emit(line: str) -> None:
 def run(args: argparse.Namespace) -> int:
     """Render every input; print one line (or JSON object) each and a summary."""
     spec = spec_from_args(args)
-    inputs: list[str] = args.inputs
+    inputs: list[str] = [*args.inputs, *_listed_inputs(args.inputs_from, args.null)]
+    if not inputs:
+        raise ConfigError("no inputs: name the files, or list them with --inputs-from FILE")
     out = _out_folder(args.out)
     _refuse_overwriting_inputs(inputs, spec, out)
     _prepare_out(out)

@@ -589,3 +589,60 @@ def test_format_jpg_is_jpeg(inputs: Path, tmp_path: Path) -> None:
     assert main(["make", str(inputs / "logo.png"), "--out", str(out), "--format", "jpg"]) == 0
     with Image.open(out / "logo_128x128.jpg") as image:
         assert image.format == "JPEG"  # even for a transparent input, as --format jpeg
+
+
+def test_inputs_listed_in_a_file_are_rendered_after_the_named_ones(
+    inputs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"{inputs / 'logo.png'}\n\n{inputs / 'broken.jpg'}\n")
+    photo = str(inputs / "photo.jpg")
+    code = main(
+        ["make", photo, "--inputs-from", str(listing), "--out", str(tmp_path / "o"), "--json"]
+    )
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line["input"] for line in lines] == [
+        photo,
+        str(inputs / "logo.png"),
+        str(inputs / "broken.jpg"),
+    ]
+    assert [line["ok"] for line in lines] == [True, True, False]
+    assert code == 1  # the broken one failed; the others were still made
+
+
+def test_a_nul_separated_list_on_standard_input_keeps_any_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    names = [b"line\nbreak.jpg", b"caf\xe9 latin-1.jpg"]  # a line break, and not UTF-8
+    paths = [tmp_path / os.fsdecode(name) for name in names]
+    for path in paths:
+        path.write_bytes(samples.photo_jpeg(200, 150))
+    listing = b"".join(os.fsencode(path) + b"\0" for path in paths)
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(listing)))
+    out = tmp_path / "out"
+    code = main(["make", "--inputs-from", "-", "--null", "--out", str(out), "--json"])
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert code == 0 and [line["ok"] for line in lines] == [True, True]
+    made = sorted(os.fsencode(path.name) for path in out.iterdir())
+    assert made == sorted(name[:-4] + b"_128x128.jpg" for name in names)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ([], "no inputs"),
+        (["--inputs-from", "missing.txt"], "--inputs-from missing.txt: No such file"),
+        (["x.jpg", "--null"], "--null applies to --inputs-from"),
+    ],
+)
+def test_input_list_usage_errors_exit_2(
+    arguments: list[str],
+    message: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["make", *arguments, "--out", "out"]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
