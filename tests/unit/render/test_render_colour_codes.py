@@ -6,7 +6,6 @@ BT.2020 to sRGB), not from the engine's own profile builder.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from io import BytesIO
 
 import pytest
@@ -56,6 +55,12 @@ def _srgb_expected(
     return tuple(to_code(sum(row[k] * linear[k] for k in range(3))) for row in matrix)
 
 
+def _assert_p3_paint_in_srgb(image: Image.Image, xy: tuple[int, int], tolerance: int) -> None:
+    """The pixel at ``xy`` is the Display P3 paint converted to sRGB."""
+    expected = _srgb_expected(_PAINT, _P3_TO_SRGB)
+    assert close(rgb_at(image, xy), expected, tolerance), (rgb_at(image, xy), expected)
+
+
 def _heic(image: Image.Image, primaries: int, transfer: int) -> bytes:
     import pillow_heif
 
@@ -93,11 +98,8 @@ def _png_with_cicp(image: Image.Image, primaries: int, transfer: int, **options:
 
 
 @pytest.fixture(params=[True, False], ids=["pyav", "pillow"])
-def avif_path(request: pytest.FixtureRequest) -> Iterator[None]:
-    original = _decode.USE_AV
-    _decode.USE_AV = request.param
-    yield
-    _decode.USE_AV = original
+def avif_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_decode, "USE_AV", request.param)
 
 
 def test_sdr_code_points_leave_the_colour_as_decoded() -> None:
@@ -114,8 +116,7 @@ def test_sdr_code_points_leave_the_colour_as_decoded() -> None:
 def test_a_display_p3_heic_is_converted_to_srgb(size: tuple[int, int]) -> None:
     data = _heic(Image.new("RGB", size, _PAINT), primaries=12, transfer=13)
     image = open_thumbnail(render(data, _PNG)[0])
-    expected = _srgb_expected(_PAINT, _P3_TO_SRGB)
-    assert close(rgb_at(image, (40, 40)), expected, 5), (rgb_at(image, (40, 40)), expected)
+    _assert_p3_paint_in_srgb(image, (40, 40), 5)
 
 
 @pytest.mark.usefixtures("avif_path")
@@ -123,8 +124,7 @@ def test_a_display_p3_heic_is_converted_to_srgb(size: tuple[int, int]) -> None:
 def test_a_display_p3_avif_is_converted_to_srgb(size: tuple[int, int]) -> None:
     data = _avif_with_primaries(Image.new("RGB", size, _PAINT), primaries=12)
     image = open_thumbnail(render(data, _PNG)[0])
-    expected = _srgb_expected(_PAINT, _P3_TO_SRGB)
-    assert close(rgb_at(image, (40, 40)), expected, 5), (rgb_at(image, (40, 40)), expected)
+    _assert_p3_paint_in_srgb(image, (40, 40), 5)
 
 
 @pytest.mark.usefixtures("avif_path")
@@ -135,8 +135,7 @@ def test_a_display_p3_avif_with_alpha_keeps_alpha_and_converts_colour() -> None:
     image = open_thumbnail(render(data, _PNG)[0])
     assert image.mode == "RGBA"
     assert image.getpixel((10, 40))[3] == 0  # type: ignore[index]
-    expected = _srgb_expected(_PAINT, _P3_TO_SRGB)
-    assert close(rgb_at(image, (110, 40)), expected, 5), (rgb_at(image, (110, 40)), expected)
+    _assert_p3_paint_in_srgb(image, (110, 40), 5)
 
 
 def test_an_embedded_profile_wins_over_the_nclx_box() -> None:
@@ -154,11 +153,8 @@ def test_an_embedded_profile_wins_over_the_nclx_box() -> None:
 
 
 @pytest.fixture(params=[None, False], ids=["libvips", "pillow"])
-def png_path(request: pytest.FixtureRequest) -> Iterator[None]:
-    original = _decode.USE_VIPS
-    _decode.USE_VIPS = request.param
-    yield
-    _decode.USE_VIPS = original
+def png_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_decode, "USE_VIPS", request.param)
 
 
 @pytest.mark.usefixtures("png_path")
@@ -166,8 +162,7 @@ def png_path(request: pytest.FixtureRequest) -> Iterator[None]:
 def test_a_display_p3_png_named_by_cicp_is_converted_to_srgb(size: tuple[int, int]) -> None:
     data = _png_with_cicp(Image.new("RGB", size, _PAINT), primaries=12, transfer=13)
     image = open_thumbnail(render(data, _PNG)[0])
-    expected = _srgb_expected(_PAINT, _P3_TO_SRGB)
-    assert close(rgb_at(image, (40, 40)), expected, 2), (rgb_at(image, (40, 40)), expected)
+    _assert_p3_paint_in_srgb(image, (40, 40), 2)
 
 
 def test_a_png_cicp_chunk_wins_over_its_icc_profile() -> None:
