@@ -62,11 +62,25 @@ def free_port(host: str = HOST) -> int:
 
 
 def _answers(endpoint: str) -> bool:
+    # moto's dashboard page: static, cheap, and 200 whatever the server holds (its data.json
+    # answers 500 once a Lambda function exists, because describing one asks for Docker).
     try:
-        with urllib.request.urlopen(f"{endpoint}/moto-api/data.json", timeout=2) as response:
+        with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=2) as response:
             return bool(response.status == 200)
     except (urllib.error.URLError, OSError):
         return False
+
+
+def _port_taken(port: int) -> bool:
+    # Whether something listens on the port (the server binds with SO_REUSEADDR too, so a
+    # port left in TIME_WAIT by an earlier server does not count).
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((HOST, port))
+        except OSError:
+            return True
+    return False
 
 
 @dataclass
@@ -106,9 +120,16 @@ class MotoServer:
         """
         if self._process is not None:
             return self.endpoint
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"port {self.port}: expected 1..65535 (or 0 for a free one)")
         self.port = self.port or free_port()
         if _answers(self.endpoint):
-            raise ConfigError(f"port {self.port} on {HOST} is already in use by another server")
+            raise ConfigError(
+                f"port {self.port} on {HOST} is already in use by another server "
+                "(a moto server answers there: another local stack?)"
+            )
+        if _port_taken(self.port):
+            raise ConfigError(f"port {self.port} on {HOST} is already in use")
         log: IO[bytes] | None = None
         if self.state_dir is not None:
             self.state_dir.mkdir(parents=True, exist_ok=True)
