@@ -15,6 +15,17 @@ from thumbnailer.local.state import DEFAULT_STATE_DIR, write_json
 __all__ = ["register"]
 
 
+def _port(text: str) -> int:
+    """A TCP port, 0..65535 (0: a free one); anything else is a usage error."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port: expected 1..65535 (0: a free one)")
+    return port
+
+
 def _state_dir_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--state-dir",
@@ -35,7 +46,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     up = actions.add_parser("up", help="Start the stack and return once it is ready.")
     _state_dir_option(up)
-    up.add_argument("--port", type=int, default=0, help="Emulator port (default: a free one).")
+    up.add_argument(
+        "--port", type=_port, default=0, help="Emulator port, 1..65535 (default: a free one)."
+    )
     up.add_argument(
         "--trigger",
         choices=("eventbridge", "sqs", "direct"),
@@ -92,7 +105,10 @@ def _up(args: argparse.Namespace) -> int:
     )
     print("or with thumbnailer:")
     print(f"  thumbnailer upload photo.jpg --state-dir {state}")
-    print(f"then: thumbnailer local status --state-dir {state};  thumbnailer local down")
+    print(
+        f"then: thumbnailer local status --state-dir {state};  "
+        f"thumbnailer local down --state-dir {state}"
+    )
     if not args.foreground:
         return 0
     from thumbnailer.local.runner import Runner
