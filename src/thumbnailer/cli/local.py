@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from thumbnailer.local.state import DEFAULT_STATE_DIR, write_json
+from thumbnailer.local.state import DEFAULT_STATE_DIR, process_record, write_json
 
 __all__ = ["register"]
 
@@ -44,7 +44,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
 
-    up = actions.add_parser("up", help="Start the stack and return once it is ready.")
+    up = actions.add_parser(
+        "up",
+        help="Start the stack and return once it is ready (on a stack that is up but whose "
+        "runner is not running: start the runner again).",
+    )
     _state_dir_option(up)
     up.add_argument(
         "--port", type=_port, default=0, help="Emulator port, 1..65535 (default: a free one)."
@@ -120,7 +124,9 @@ def _up(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    write_json(args.state_dir.resolve() / "runner.json", {"pid": os.getpid(), "foreground": True})
+    write_json(
+        args.state_dir.resolve() / "runner.json", process_record(os.getpid(), foreground=True)
+    )
     print("runner in the foreground; Ctrl-C stops the stack", flush=True)
     try:
         runner.run()
@@ -170,6 +176,8 @@ def _print_status(report: dict[str, Any]) -> None:
         print("last errors:")
         for line in report["last_errors"][-5:]:
             print(f"  {line}")
+    for line in report.get("advice", []):
+        print(line)
 
 
 def _down(args: argparse.Namespace) -> int:

@@ -3,7 +3,9 @@
 The server runs as a child process (``python -m thumbnailer.local.emulator``, which starts
 moto's own server) so it can outlive the caller (``detach=True``, for ``thumbnailer local up``)
 and be stopped later from its state folder (:func:`stop_detached`), or be used as a context
-manager in tests.
+manager in tests. A server with a state folder names it on its command line
+(``--state-dir DIR``), so that the pid recorded there is signalled only while it still is that
+server: pids are reused.
 
 Before serving, the child closes three gaps between moto and AWS that the module runs into
 (:func:`close_moto_gaps`), queues S3's invocations of a function for the local runner instead
@@ -31,7 +33,7 @@ from types import TracebackType
 from typing import IO, Any
 
 from thumbnailer.errors import ConfigError, TransientError
-from thumbnailer.local.state import CREDENTIALS
+from thumbnailer.local.state import CREDENTIALS, alive, is_ours
 
 __all__ = [
     "DEFAULT_REGION",
@@ -41,6 +43,7 @@ __all__ = [
     "close_moto_gaps",
     "free_port",
     "queue_lambda_invocations",
+    "recorded_server",
     "serve",
     "speed_up_moto",
     "stop_detached",
@@ -81,6 +84,32 @@ def _port_taken(port: int) -> bool:
         except OSError:
             return True
     return False
+
+
+def _names_of(state_dir: Path) -> tuple[str, str]:
+    # What the command line of the server of `state_dir` holds (see MotoServer.start).
+    return (__name__, str(state_dir.resolve()))
+
+
+def recorded_server(state_dir: Path) -> dict[str, Any] | None:
+    """The record (pid, endpoint, port) of the server started from ``state_dir``, if it runs.
+
+    ``None`` when there is no record, or when the recorded pid is no longer that server.
+    """
+    state = _read_state(state_dir)
+    if state is None or not is_ours(int(state["pid"]), names=_names_of(state_dir)):
+        return None
+    return state
+
+
+def _read_state(state_dir: Path) -> dict[str, Any] | None:
+    try:
+        state = json.loads((state_dir / STATE_FILE).read_text())
+        int(state["pid"])
+        str(state["endpoint"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return state if isinstance(state, dict) else None
 
 
 @dataclass
@@ -131,13 +160,15 @@ class MotoServer:
         if _port_taken(self.port):
             raise ConfigError(f"port {self.port} on {HOST} is already in use")
         log: IO[bytes] | None = None
+        command = [sys.executable, "-m", __name__, "-H", HOST, "-p", str(self.port)]
         if self.state_dir is not None:
             self.state_dir.mkdir(parents=True, exist_ok=True)
             log = (self.state_dir / "emulator.log").open("ab")
+            command[3:3] = ["--state-dir", _names_of(self.state_dir)[1]]
         env = {**os.environ, "MOTO_ALLOW_NONEXISTENT_REGION": "true"}
         try:
             self._process = subprocess.Popen(
-                [sys.executable, "-m", __name__, "-H", HOST, "-p", str(self.port)],
+                command,
                 stdin=subprocess.DEVNULL,
                 stdout=log if log is not None else subprocess.DEVNULL,
                 stderr=subprocess.STDOUT,
@@ -149,25 +180,37 @@ class MotoServer:
         finally:
             if log is not None:
                 log.close()
+        try:
+            self._wait_until_it_answers()
+        except BaseException:
+            self.stop()  # interrupted or failed: never leave a half-started server behind
+            raise
+        return self.endpoint
+
+    def _wait_until_it_answers(self) -> None:
+        assert self._process is not None
+        if self.state_dir is not None:
+            # Recorded before the wait, so that whoever finds the folder can stop the server.
+            state = {"pid": self._process.pid, "endpoint": self.endpoint, "port": self.port}
+            (self.state_dir / STATE_FILE).write_text(json.dumps(state, indent=2) + "\n")
         deadline = time.monotonic() + self.startup_timeout
         while not _answers(self.endpoint):
-            if self._process.poll() is not None:
-                code = self._process.returncode
-                self._process = None
-                raise ConfigError(f"the moto server exited with code {code} while starting")
+            code = self._process.poll()
+            if code is not None:
+                where = f"; see {self.state_dir / 'emulator.log'}" if self.state_dir else ""
+                raise ConfigError(f"the moto server exited with code {code} while starting{where}")
             if time.monotonic() > deadline:
-                self.stop()
                 raise TransientError(
                     f"the moto server did not answer within {self.startup_timeout}s"
                 )
             time.sleep(0.1)
-        if self.state_dir is not None:
-            state = {"pid": self._process.pid, "endpoint": self.endpoint, "port": self.port}
-            (self.state_dir / STATE_FILE).write_text(json.dumps(state, indent=2) + "\n")
-        return self.endpoint
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Stop the server (SIGTERM, then SIGKILL after ``timeout``) and forget it."""
+        """Stop the server (SIGTERM, then SIGKILL after ``timeout``) and forget it.
+
+        ``emulator.json`` is removed only while it describes this server: another one may have
+        been recorded in the same folder since.
+        """
         process, self._process = self._process, None
         if process is None:
             return
@@ -179,7 +222,9 @@ class MotoServer:
                 process.kill()
                 process.wait(timeout)
         if self.state_dir is not None:
-            (self.state_dir / STATE_FILE).unlink(missing_ok=True)
+            state = _read_state(self.state_dir)
+            if state is not None and int(state["pid"]) == process.pid:
+                (self.state_dir / STATE_FILE).unlink(missing_ok=True)
 
     def __enter__(self) -> MotoServer:
         self.start()
@@ -197,41 +242,30 @@ class MotoServer:
 def stop_detached(state_dir: Path, timeout: float = 10.0) -> bool:
     """Stop a server started with ``detach=True`` from its state folder.
 
-    Returns ``True`` if a running server was stopped, ``False`` if there was none.
+    Returns ``True`` if a running server was stopped, ``False`` if there was none. The
+    recorded pid is signalled only while its command line still names this module and this
+    state folder (pids are reused); a stale record is removed.
     """
     state_file = state_dir / STATE_FILE
-    try:
-        state = json.loads(state_file.read_text())
-        pid = int(state["pid"])
-        endpoint = str(state["endpoint"])
-    except (OSError, ValueError, KeyError, TypeError):
+    state = _read_state(state_dir)
+    if state is None:
         return False
-    # Only signal the pid if it still answers as our emulator: pids are reused.
-    if not _answers(endpoint):
+    pid = int(state["pid"])
+    if recorded_server(state_dir) is None:
         state_file.unlink(missing_ok=True)
         return False
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while _alive(pid) and time.monotonic() < deadline:
+    while alive(pid) and time.monotonic() < deadline:
         time.sleep(0.1)
-    if _alive(pid):
+    if alive(pid):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 5
+        while alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
     state_file.unlink(missing_ok=True)
-    return True
-
-
-def _alive(pid: int) -> bool:
-    try:
-        # Reap it if it is our child; otherwise probe with signal 0.
-        with contextlib.suppress(ChildProcessError):
-            done, _ = os.waitpid(pid, os.WNOHANG)
-            if done:
-                return False
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
     return True
 
 
@@ -356,14 +390,19 @@ def serve(argv: Sequence[str] | None = None) -> None:
     """Run moto's server (``-H HOST -p PORT``, as ``moto.server``) closer to AWS and faster.
 
     :func:`close_moto_gaps`, :func:`queue_lambda_invocations` and :func:`speed_up_moto` are
-    applied in the server process first.
+    applied in the server process first. ``--state-dir DIR`` only names the state folder the
+    server belongs to on its command line (see :func:`stop_detached`); moto never sees it.
     """
+    args = list(argv) if argv is not None else sys.argv[1:]
+    if "--state-dir" in args:
+        at = args.index("--state-dir")
+        del args[at : at + 2]
     close_moto_gaps()
     queue_lambda_invocations()
     speed_up_moto()
     from moto.server import main as moto_main
 
-    moto_main(list(argv) if argv is not None else sys.argv[1:])
+    moto_main(args)
 
 
 if __name__ == "__main__":

@@ -43,7 +43,7 @@ from typing import Any
 
 from thumbnailer.errors import ThumbnailerError
 from thumbnailer.local.emulator import INVOCATIONS_QUEUE
-from thumbnailer.local.state import StackInfo, write_json
+from thumbnailer.local.state import StackInfo, process_record, write_json
 
 __all__ = ["Runner", "Worker", "WorkerFailed", "main"]
 
@@ -600,7 +600,7 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    write_json(args.state_dir / "runner.json", {"pid": os.getpid(), "pgid": os.getpgid(0)})
+    write_json(args.state_dir / "runner.json", process_record(os.getpid()))
     print(f"runner up: trigger={runner.info.trigger} concurrency={runner.concurrency}", flush=True)
     runner.run()
     print("runner stopped", flush=True)

@@ -6,10 +6,16 @@ It writes the project's own CLI configuration (so nothing in ``~/.terraformrc`` 
 it runs ``init`` / ``validate`` / ``apply`` / ``destroy`` / ``output -json`` in a given working
 directory with its own data directory, state file and variables, mapping failures to
 :class:`TerraformError` with Terraform's own message.
+
+Each run is a process group of its own (Terraform and its provider plugins): a Ctrl-C meant
+for the caller does not halt it half-way, and an interrupted or timed-out run stops the whole
+group, providers included. With ``process_file`` the group is recorded there while it runs,
+so that it can be stopped from outside when its caller was killed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -20,6 +26,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from thumbnailer.errors import ConfigError, TerraformError
+from thumbnailer.local.state import kill_group, process_record, read_json, write_json
 
 __all__ = [
     "MIRROR_ENV",
@@ -144,7 +151,8 @@ def stage_infra(infra_root: Path, destination: Path) -> Path:
 class Terraform:
     """Runs Terraform in ``working_dir`` with its own data directory and state file.
 
-    ``cache_dir`` holds the generated CLI configuration and the provider cache.
+    ``cache_dir`` holds the generated CLI configuration and the provider cache;
+    ``process_file`` (optional) records the running Terraform's process group.
     """
 
     working_dir: Path
@@ -154,6 +162,7 @@ class Terraform:
     binary: str = "terraform"
     extra_env: Mapping[str, str] = field(default_factory=dict)
     mirror: Path | None = None
+    process_file: Path | None = None
     NOT_FOUND_HINT: ClassVar[str] = (
         "install Terraform >= 1.5 (https://developer.hashicorp.com/terraform/install)"
     )
@@ -186,28 +195,57 @@ class Terraform:
         """Run ``terraform ARGS`` and return its standard output; raise on failure."""
         command = [self.binary, f"-chdir={self.working_dir}", *args]
         try:
-            result = subprocess.run(
+            process = subprocess.Popen(
                 command,
                 env=self.env(),
-                capture_output=True,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
                 text=True,
-                timeout=timeout,
-                check=False,
+                start_new_session=True,
             )
+        except OSError as exc:
+            raise ConfigError(f"cannot run {self.binary!r}: {exc}") from exc
+        if self.process_file is not None:
+            write_json(self.process_file, process_record(process.pid, command=args[0]))
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
         except subprocess.TimeoutExpired as exc:
             # What Terraform printed before it was stopped says which resource it waited on.
-            said = exc.stdout or b""
-            text = said.decode(errors="replace") if isinstance(said, bytes) else said
+            text = self._stop(process)
             raise TerraformError(
                 f"terraform {args[0]} timed out after {timeout:.0f}s in {self.working_dir}; "
                 f"its last output:\n{text.strip()[-_MESSAGE_TAIL:]}"
             ) from exc
-        except OSError as exc:
-            raise ConfigError(f"cannot run {self.binary!r}: {exc}") from exc
-        if result.returncode != 0:
-            detail = (result.stderr.strip() or result.stdout.strip())[-_MESSAGE_TAIL:]
+        except BaseException:
+            self._stop(process)  # interrupted: Terraform and its providers go too
+            raise
+        finally:
+            self._forget(process.pid)
+        if process.returncode != 0:
+            detail = (stderr.strip() or stdout.strip())[-_MESSAGE_TAIL:]
             raise TerraformError(f"terraform {args[0]} failed in {self.working_dir}:\n{detail}")
-        return result.stdout
+        return stdout
+
+    def _stop(self, process: subprocess.Popen[str]) -> str:
+        """Stop the run's process group; return what it printed on standard output."""
+        kill_group(process.pid, timeout=5)
+        try:
+            stdout, _ = process.communicate(timeout=5)
+        except subprocess.TimeoutExpired:
+            # A descendant that left the group still holds the pipe: stop waiting for it.
+            with contextlib.suppress(OSError):
+                process.kill()
+            for pipe in (process.stdout, process.stderr):
+                if pipe is not None:
+                    pipe.close()
+            process.wait()
+            return ""
+        return stdout or ""
+
+    def _forget(self, pid: int) -> None:
+        if self.process_file is not None and read_json(self.process_file).get("pid") == pid:
+            self.process_file.unlink(missing_ok=True)
 
     def init(self) -> None:
         """``terraform init`` (no backend configuration: state stays local)."""
