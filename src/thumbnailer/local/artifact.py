@@ -8,7 +8,11 @@ folder stands in for what the Lambda Python runtime itself provides (boto3 and i
 dependencies), linked from this environment.
 
 The layer is cached by the lock file and Python version; the function zip by the package's
-sources. When ``thumbnailer package`` cannot run (no network for the wheels), a fallback
+sources. Several stacks may start at once and share the cache: each cache entry is built under
+its own lock, in staging folders and temporary files unique to the builder, and a finished
+zip appears by an atomic rename, never half-written.
+
+When ``thumbnailer package`` cannot run (no network for the wheels), a fallback
 assembles the layer from this environment's installed distributions (on Linux x86_64 the same
 manylinux wheels); :func:`prepare` reports which one was used.
 """
@@ -22,11 +26,13 @@ import platform
 import re
 import shutil
 import sys
+import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from thumbnailer.errors import ConfigError, ThumbnailerError
+from thumbnailer.local.state import locked
 
 __all__ = ["Artifact", "prepare", "runtime_tag"]
 
@@ -109,17 +115,31 @@ def _copy_distributions(dists: list[md.Distribution], target: Path, link: bool) 
 
 
 def _zip_dir(folder: Path, zip_path: Path) -> None:
-    # Fixed timestamps and sorted order: the same inputs give the same bytes.
-    tmp = zip_path.with_suffix(".tmp")
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as archive:
-        for path in sorted(folder.rglob("*")):
-            if path.is_dir() or "__pycache__" in path.parts:
-                continue
-            info = zipfile.ZipInfo(path.relative_to(folder).as_posix(), _ZIP_TIME)
-            info.external_attr = (0o755 if os.access(path, os.X_OK) else 0o644) << 16
-            info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, path.read_bytes())
-    tmp.replace(zip_path)
+    # Fixed timestamps and sorted order: the same inputs give the same bytes. Written under a
+    # name of its own beside the target, then renamed: no reader sees a half-written zip.
+    fd, name = tempfile.mkstemp(dir=zip_path.parent, prefix=f".{zip_path.name}.", suffix=".tmp")
+    tmp = Path(name)
+    try:
+        with (
+            os.fdopen(fd, "wb") as raw,
+            zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as archive,
+        ):
+            for path in sorted(folder.rglob("*")):
+                if path.is_dir() or "__pycache__" in path.parts:
+                    continue
+                info = zipfile.ZipInfo(path.relative_to(folder).as_posix(), _ZIP_TIME)
+                info.external_attr = (0o755 if os.access(path, os.X_OK) else 0o644) << 16
+                info.compress_type = zipfile.ZIP_DEFLATED
+                archive.writestr(info, path.read_bytes())
+        tmp.chmod(0o644)
+        tmp.replace(zip_path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _staging(out: Path, name: str) -> Path:
+    # A folder of this builder's own: another builder's never collides with it.
+    return Path(tempfile.mkdtemp(dir=out, prefix=f".{name}-"))
 
 
 def _package_source() -> Path:
@@ -145,29 +165,30 @@ def _layer_with_packager(out: Path) -> Path | None:
 
 
 def _build_function(out: Path) -> Path:
-    staging = out / "function"
-    if staging.exists():
-        shutil.rmtree(staging)
-    shutil.copytree(
-        _package_source(),
-        staging / "thumbnailer",
-        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
-    )
-    function_zip = out / "function.zip"
-    _zip_dir(staging, function_zip)
-    shutil.rmtree(staging)
+    staging = _staging(out, "function")
+    try:
+        shutil.copytree(
+            _package_source(),
+            staging / "thumbnailer",
+            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+        )
+        function_zip = out / "function.zip"
+        _zip_dir(staging, function_zip)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return function_zip
 
 
 def _build_layer(out: Path) -> Path:
-    staging = out / "layer"
-    if staging.exists():
-        shutil.rmtree(staging)
-    exclude = {_norm(n) for n in RUNTIME_DISTRIBUTIONS}
-    _copy_distributions(_distribution_closure(LAYER_ROOTS, exclude), staging / "python", link=False)
-    layer_zip = out / f"layer-{runtime_tag()}-x86_64.zip"
-    _zip_dir(staging, layer_zip)
-    shutil.rmtree(staging)
+    staging = _staging(out, "layer")
+    try:
+        exclude = {_norm(n) for n in RUNTIME_DISTRIBUTIONS}
+        dists = _distribution_closure(LAYER_ROOTS, exclude)
+        _copy_distributions(dists, staging / "python", link=False)
+        layer_zip = out / f"layer-{runtime_tag()}-x86_64.zip"
+        _zip_dir(staging, layer_zip)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return layer_zip
 
 
@@ -197,29 +218,40 @@ def _build(cache_dir: Path) -> tuple[Path, Path, str]:
     """(function zip, layer zip, how the layer was built), cached.
 
     The layer depends only on the locked dependencies and this Python, so it is built once and
-    shared across code changes; the function zip follows the package's sources.
+    shared across code changes; the function zip follows the package's sources. Each entry
+    is checked and built under its own lock: a second builder waits for the first, then
+    finds the entry done.
     """
     layer_dir = cache_dir / f"layer-{_dependency_key()}"
-    record = layer_dir / "built-by"
-    layer: Path | None = None
-    how = ""
-    if record.is_file():
-        path, how = record.read_text().splitlines()[:2]
-        layer = Path(path) if Path(path).is_file() else None
-    if layer is None:
-        layer_dir.mkdir(parents=True, exist_ok=True)
-        layer = _layer_with_packager(layer_dir)
-        how = "thumbnailer package"
-        if layer is None:
-            layer = _build_layer(layer_dir)
-            how = "this environment's installed wheels (fallback)"
-        record.write_text(f"{layer}\n{how}\n")
+    layer_dir.mkdir(parents=True, exist_ok=True)
+    with locked(layer_dir / ".lock", wait=None, holder="an artifact build"):
+        layer, how = _cached_layer(layer_dir)
     out = cache_dir / f"function-{_source_key()}"
-    function = out / "function.zip"
-    if not function.is_file():
-        out.mkdir(parents=True, exist_ok=True)
-        function = _build_function(out)
+    out.mkdir(parents=True, exist_ok=True)
+    with locked(out / ".lock", wait=None, holder="an artifact build"):
+        function = out / "function.zip"
+        if not function.is_file():
+            function = _build_function(out)
     return function, layer, how
+
+
+def _cached_layer(layer_dir: Path) -> tuple[Path, str]:
+    """The layer zip in ``layer_dir`` and how it was built; built now if missing."""
+    record = layer_dir / "built-by"
+    if record.is_file():
+        lines = record.read_text().splitlines()
+        if len(lines) >= 2 and Path(lines[0]).is_file():
+            return Path(lines[0]), lines[1]
+    layer = _layer_with_packager(layer_dir)
+    how = "thumbnailer package"
+    if layer is None:
+        layer = _build_layer(layer_dir)
+        how = "this environment's installed wheels (fallback)"
+    fd, name = tempfile.mkstemp(dir=layer_dir, prefix=".built-by.", suffix=".tmp")
+    with os.fdopen(fd, "w") as file:
+        file.write(f"{layer}\n{how}\n")
+    Path(name).replace(record)
+    return layer, how
 
 
 def prepare(cache_dir: Path, unpack_dir: Path) -> Artifact:
