@@ -88,7 +88,14 @@ def _environment(args: argparse.Namespace) -> tuple[dict[str, str], str | None, 
         os.environ.setdefault("AWS_ACCESS_KEY_ID", CREDENTIALS["aws_access_key_id"])
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", CREDENTIALS["aws_secret_access_key"])
         os.environ["AWS_DEFAULT_REGION"] = info.region
-        return info.environment, args.queue_url or info.queue_url, info.region
+        queue_url = args.queue_url or info.queue_url
+        if args.mode == "queue" and not queue_url and not args.dry_run:
+            raise ConfigError(
+                f"the local stack in {args.local} uses the {info.trigger} trigger: S3 invokes "
+                "the function directly and there is no queue to send to; use --mode direct "
+                "(renders here), or a stack brought up with --trigger eventbridge or sqs"
+            )
+        return info.environment, queue_url, info.region
     if args.endpoint_url:
         os.environ["AWS_ENDPOINT_URL"] = args.endpoint_url
     if args.function_name:
@@ -103,6 +110,11 @@ def _environment(args: argparse.Namespace) -> tuple[dict[str, str], str | None, 
         queue_url = args.queue_url
         if queue_url is None and args.mode == "queue":
             queue_url = _queue_of(client, args.function_name, region)
+            if queue_url is None and not args.dry_run:
+                raise ConfigError(
+                    f"function {args.function_name!r} reads no SQS queue (its trigger is "
+                    "direct?): pass the queue with --queue-url, or use --mode direct"
+                )
         return dict(variables), queue_url, region
     env = {k: v for k, v in os.environ.items() if k.startswith("THUMBNAILER_")}
     return env, args.queue_url, region

@@ -6,6 +6,7 @@ import io
 import json
 import zipfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -14,6 +15,7 @@ from moto import mock_aws
 from PIL import Image
 
 from thumbnailer.cli import main
+from thumbnailer.local.state import StackInfo
 
 REGION = "us-east-1"
 
@@ -90,3 +92,40 @@ def test_queue_mode_finds_the_function_queue_and_direct_uses_its_settings(
     keys = [o["Key"] for o in deployed["s3"].list_objects_v2(Bucket="dst")["Contents"]]
     # The function's sizes (16x16), not the defaults, decided the thumbnails.
     assert sorted(keys) == [f"thumbnails/p{i}_16x16.jpg" for i in range(3)]
+
+
+def test_queue_mode_of_a_function_without_a_queue_says_so(
+    deployed: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    lam = boto3.client("lambda", region_name=REGION)
+    for mapping in lam.list_event_source_mappings(FunctionName="thumbnailer")[
+        "EventSourceMappings"
+    ]:
+        lam.delete_event_source_mapping(UUID=mapping["UUID"])
+    base = ["backfill", "--bucket", "src", "--function-name", "thumbnailer", "--mode", "queue"]
+    assert main(base) == 2
+    assert "reads no SQS queue" in capsys.readouterr().err
+
+
+def test_queue_mode_on_a_direct_trigger_stack_explains_there_is_no_queue(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # --local points every client at the stack: keep that from outliving the test.
+    for name in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "")  # recorded, so that teardown restores the original
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    StackInfo(
+        endpoint="http://127.0.0.1:1",
+        region=REGION,
+        trigger="direct",
+        outputs={"source_bucket": "src", "destination_bucket": "dst", "dlq_url": "dlq"},
+        function_dir="",
+        layer_dir="",
+        runtime_dir="",
+    ).save(tmp_path)
+    code = main(["backfill", "--bucket", "src", "--local", str(tmp_path), "--mode", "queue"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "direct trigger" in err
+    assert "--mode direct" in err
