@@ -2,9 +2,11 @@
 
 Bounded and loop-proof by construction:
 
-* it lists the source bucket once (under ``prefix``, at most ``limit`` candidates) and never
-  follows what it writes: keys the pipeline would skip (the thumbnail and failure prefixes,
-  filters) are dropped before anything else, so the thumbnail prefix is never touched;
+* it refuses a bucket that is not the function's source bucket (the function would skip
+  every object there), lists the source bucket once (under ``prefix``, at most ``limit``
+  candidates) and never follows what it writes: keys the pipeline would skip (the thumbnail
+  and failure prefixes, filters) are dropped before anything else, and counted by reason, so
+  the thumbnail prefix is never touched;
 * objects whose thumbnails are current (same ETag and spec fingerprint, the pipeline's own
   :meth:`~thumbnailer.pipeline.Pipeline.is_current`) are skipped, and so are objects whose
   failure was already reported for the same ETag: a re-run redoes nothing that was done;
@@ -105,6 +107,7 @@ class BackfillReport:
 
     listed: int = 0
     ignored: int = 0  # keys the pipeline never processes (thumbnail prefix, filters)
+    ignored_by_reason: dict[str, int] = field(default_factory=dict)  # skip_reason -> count
     current: int = 0  # thumbnails already current
     already_failed: int = 0  # failure already reported for this ETag
     todo: int = 0
@@ -119,6 +122,7 @@ class BackfillReport:
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready summary."""
         data = dict(self.__dict__)
+        data["ignored_by_reason"] = dict(self.ignored_by_reason)
         data["failed"] = [{"key": k, "kind": kind, "message": m} for k, kind, m in self.failed]
         return data
 
@@ -174,10 +178,23 @@ def _candidates(
     for info in pipeline.store.list(options.bucket, options.prefix):
         report.listed += 1
         ref = ObjectRef(bucket=info.bucket, key=info.key, etag=info.etag, size=info.size)
-        if pipeline.skip_reason(ref) is not None:
+        reason = pipeline.skip_reason(ref)
+        if reason is not None:
             report.ignored += 1
+            report.ignored_by_reason[reason] = report.ignored_by_reason.get(reason, 0) + 1
             continue
         yield ref
+
+
+def _check_bucket(pipeline: Pipeline, bucket: str) -> None:
+    """Refuse a bucket the function never processes: nothing there would get thumbnails."""
+    source = pipeline.settings.source_bucket
+    if source and bucket != source:
+        raise ConfigError(
+            f"bucket {bucket!r} is not the function's source bucket {source!r} "
+            "(THUMBNAILER_SOURCE_BUCKET): the function skips every object of another bucket, "
+            f"so none would get thumbnails; back-fill --bucket {source}"
+        )
 
 
 def _check(pipeline: Pipeline, ref: ObjectRef) -> str:
@@ -220,7 +237,11 @@ def run_backfill(
     region: str = "us-east-1",
     progress_stream: TextIO | None = None,
 ) -> BackfillReport:
-    """Back-fill ``options.bucket``; see the module docstring. Returns the summary."""
+    """Back-fill ``options.bucket``; see the module docstring. Returns the summary.
+
+    :class:`ConfigError` when the bucket is not the function's source bucket.
+    """
+    _check_bucket(pipeline, options.bucket)
     started = time.monotonic()
     report = BackfillReport(dry_run=options.dry_run)
     refs: list[ObjectRef] = []

@@ -176,7 +176,9 @@ def _handle(args: argparse.Namespace) -> int:
 
 
 def _print(report: dict[str, Any], mode: str) -> None:
-    print(f"listed      {report['listed']} objects ({report['ignored']} never processed)")
+    reasons = ", ".join(f"{n} {why}" for why, n in sorted(report["ignored_by_reason"].items()))
+    ignored = f"{report['ignored']} never processed" + (f": {reasons}" if reasons else "")
+    print(f"listed      {report['listed']} objects ({ignored})")
     print(f"current     {report['current']} already have current thumbnails")
     print(f"reported    {report['already_failed']} failed before (same ETag), not retried")
     print(f"to do       {report['todo']}")

@@ -141,3 +141,23 @@ def test_cost_estimate_scales_with_objects_memory_and_architecture() -> None:
     assert (
         estimate_cost(1000, 2, CostModel(architecture="x86_64"))["lambda_usd"] > one["lambda_usd"]
     )
+
+
+def test_ignored_keys_are_counted_by_reason(aws: dict[str, Any]) -> None:
+    report = run_backfill(aws["pipeline"], BackfillOptions(bucket="src", dry_run=True))
+    assert report.ignored_by_reason == {
+        "under the thumbnail prefix": 1,
+        "under the failure prefix": 1,
+    }
+    assert report.as_dict()["ignored_by_reason"] == report.ignored_by_reason
+
+
+def test_a_bucket_that_is_not_the_source_bucket_is_refused(aws: dict[str, Any]) -> None:
+    # The function skips every event of another bucket: a back-fill there would do nothing
+    # and report success.
+    aws["s3"].create_bucket(Bucket="other")
+    aws["s3"].put_object(Bucket="other", Key="a.jpg", Body=_jpeg(1))
+    with pytest.raises(ConfigError) as caught:
+        run_backfill(aws["pipeline"], BackfillOptions(bucket="other", dry_run=True))
+    assert "'src'" in caught.value.message
+    assert "not the function's source bucket" in caught.value.message
