@@ -12,7 +12,10 @@ Bounded and loop-proof by construction:
   failure was already reported for the same ETag: a re-run redoes nothing that was done;
 * ``direct`` renders here through :meth:`Pipeline.process` with ``concurrency`` threads;
   ``queue`` sends one synthetic S3 notification per object to the deployed queue, at most
-  ``rate`` messages a second, so the Lambda fleet does the work at a pace you choose;
+  ``rate`` messages a second, so the Lambda fleet does the work at a pace you choose. An
+  object queued by an earlier run and not yet processed is queued again (the function makes
+  its thumbnails once and finds them current the second time); the messages the queue
+  already held are counted in the report;
 * ``dry_run`` only counts, and estimates what the Lambda work would cost.
 """
 
@@ -115,6 +118,7 @@ class BackfillReport:
     queued: int = 0
     failed: list[tuple[str, str, str]] = field(default_factory=list)  # key, kind, message
     retryable: int = 0
+    queue_backlog: int | None = None  # messages the queue held before this run (queue mode)
     seconds: float = 0.0
     dry_run: bool = False
     estimate: dict[str, float] = field(default_factory=dict)
@@ -319,6 +323,7 @@ def _queue(
         import boto3
 
         sqs_client = boto3.client("sqs", region_name=region)
+    report.queue_backlog = _backlog(sqs_client, options.queue_url)
     bar = Progress(len(todo), "queueing", stream)
     interval = 10 / options.rate  # one batch of 10 per interval
     next_send = time.monotonic()
@@ -350,3 +355,17 @@ def _queue(
         report.queued += len(batch) - len(reply.get("Failed", []))
         bar.advance(len(batch))
     bar.close()
+
+
+def _backlog(sqs_client: Any, queue_url: str | None) -> int | None:
+    """Messages waiting or in flight in the queue; ``None`` when it cannot be read."""
+    try:
+        attrs = sqs_client.get_queue_attributes(
+            QueueUrl=queue_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return int(attrs.get("ApproximateNumberOfMessages", 0)) + int(
+            attrs.get("ApproximateNumberOfMessagesNotVisible", 0)
+        )
+    except Exception:  # a role allowed to send but not to read attributes: say nothing
+        return None

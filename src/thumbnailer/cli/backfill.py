@@ -197,4 +197,17 @@ def _print(report: dict[str, Any], mode: str) -> None:
     print(f"failed      {len(report['failed'])} ({report['retryable']} worth retrying)")
     for failure in report["failed"][:20]:
         print(f"  {failure['key']}: {failure['kind']}: {failure['message']}")
-    print(f"in {report['seconds']:.1f} s; run again to resume: nothing done is redone")
+    if mode == "direct":
+        print(f"in {report['seconds']:.1f} s; run again to resume: nothing done is redone")
+        return
+    backlog = report.get("queue_backlog")
+    if backlog:
+        print(
+            f"note: the queue already held {backlog} messages; an object still waiting there "
+            "was queued again"
+        )
+    print(
+        f"in {report['seconds']:.1f} s; the function works through the queue. To resume, run "
+        "again once it has drained: objects done are skipped, but one still waiting in the "
+        "queue is queued again (the duplicate costs the function a HEAD per thumbnail)"
+    )

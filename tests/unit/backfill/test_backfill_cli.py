@@ -94,6 +94,21 @@ def test_queue_mode_finds_the_function_queue_and_direct_uses_its_settings(
     assert sorted(keys) == [f"thumbnails/p{i}_16x16.jpg" for i in range(3)]
 
 
+def test_queue_mode_does_not_promise_that_nothing_is_redone(
+    deployed: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = ["backfill", "--bucket", "src", "--function-name", "thumbnailer", "--mode", "queue"]
+    assert main([*base, "--rate", "1000"]) == 0
+    out = capsys.readouterr().out
+    assert "nothing done is redone" not in out
+    assert "queued again" in out
+    # Again before the queue drained: the three objects are queued a second time, and said so.
+    assert main([*base, "--rate", "1000"]) == 0
+    out = capsys.readouterr().out
+    assert "queued      3" in out
+    assert "already held 3 messages" in out
+
+
 def test_queue_mode_of_a_function_without_a_queue_says_so(
     deployed: dict[str, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -161,3 +161,16 @@ def test_a_bucket_that_is_not_the_source_bucket_is_refused(aws: dict[str, Any]) 
         run_backfill(aws["pipeline"], BackfillOptions(bucket="other", dry_run=True))
     assert "'src'" in caught.value.message
     assert "not the function's source bucket" in caught.value.message
+
+
+def test_queue_mode_reports_what_the_queue_already_held(aws: dict[str, Any]) -> None:
+    sqs = boto3.client("sqs", region_name=REGION)
+    url = sqs.create_queue(QueueName="q")["QueueUrl"]
+    options = BackfillOptions(
+        bucket="src", prefix="photos/p", mode="queue", queue_url=url, rate=1000
+    )
+    first = run_backfill(aws["pipeline"], options, sqs_client=sqs, region=REGION)
+    assert (first.queue_backlog, first.queued) == (0, 6)
+    # Run again before the function drained the queue: the same objects are queued again.
+    again = run_backfill(aws["pipeline"], options, sqs_client=sqs, region=REGION)
+    assert (again.queue_backlog, again.queued) == (6, 6)
