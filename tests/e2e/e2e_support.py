@@ -140,3 +140,20 @@ def check_trigger(stack: Stack) -> None:
         "thumbnails of the deleted source to go",
     )
     assert stack.depth(stack.info.dlq_url) == 0
+
+
+def processes_naming(folder: Path) -> dict[int, str]:
+    """Live processes whose command line names ``folder``: pid -> command line."""
+    needle = str(folder.resolve()).encode()
+    found: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if needle in cmdline and state != "Z":
+            found[int(entry.name)] = cmdline.replace(b"\0", b" ").decode(errors="replace")
+    return found
