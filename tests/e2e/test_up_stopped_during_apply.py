@@ -33,6 +33,15 @@ def _thumbnailer(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _sigint_as_in_a_terminal() -> None:
+    """Run in the child: SIGINT at its default, as a terminal's foreground job has it.
+
+    A suite started in the background by a non-interactive shell (nohup, some CI runners)
+    hands SIGINT down ignored, and Python then never raises KeyboardInterrupt.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.fixture
 def applying(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path]]:
     """`local up` in its own session, in the middle of `terraform apply`."""
@@ -45,6 +54,7 @@ def applying(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path]]:
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        preexec_fn=_sigint_as_in_a_terminal,
     )
     try:
 

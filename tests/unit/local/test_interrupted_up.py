@@ -71,6 +71,15 @@ UP = textwrap.dedent(
 )
 
 
+def _sigint_as_in_a_terminal() -> None:
+    """Run in the child: SIGINT at its default, as a terminal's foreground job has it.
+
+    A suite started in the background by a non-interactive shell (nohup, some CI runners)
+    hands SIGINT down ignored, and Python then never raises KeyboardInterrupt.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.fixture
 def up_in_apply(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path, Path]]:
     """`up` in a session of its own (as in a terminal), waiting in `terraform apply`."""
@@ -86,6 +95,7 @@ def up_in_apply(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path, P
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        preexec_fn=_sigint_as_in_a_terminal,
     )
     try:
         deadline = time.monotonic() + 90
