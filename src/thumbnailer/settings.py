@@ -279,6 +279,25 @@ class Settings:
                 "THUMBNAILER_KEY_TEMPLATE must tell the sizes apart: add {width} and/or "
                 "{height} so every size of THUMBNAILER_SIZES gets its own key"
             )
+        # What parsing cannot tell (a positional field, an unknown conversion, a format spec
+        # its field's type lacks, such as {key:05d}): filled in once here, it fails now rather
+        # than on every object.
+        box = self.spec.sizes[0]
+        try:
+            template.format(
+                prefix=self.prefix,
+                key="photos/a.jpg",
+                stem="photos/a",
+                dir="photos/",
+                name="a",
+                width=box.width,
+                height=box.height,
+                ext="jpg",
+            )
+        except (ValueError, KeyError, IndexError, AttributeError, TypeError) as exc:
+            raise ConfigError(
+                f"THUMBNAILER_KEY_TEMPLATE={template!r} cannot be filled in: {exc}"
+            ) from exc
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -89,6 +89,10 @@ def test_every_variable_is_read() -> None:
         ({"KEY_TEMPLATE": "{prefix}{width}.{ext}"}, "must contain {stem}, {key} or {name}"),
         ({"KEY_TEMPLATE": "{prefix}{stem}{color}.{ext}"}, "unknown field(s) color"),
         ({"KEY_TEMPLATE": "{prefix}{stem.{ext}"}, "THUMBNAILER_KEY_TEMPLATE="),
+        # Parsed fine, but no object's key could be made from them.
+        ({"KEY_TEMPLATE": "{prefix}{stem}{}.{ext}"}, "cannot be filled in"),
+        ({"KEY_TEMPLATE": "{prefix}{stem!x}.{ext}"}, "cannot be filled in"),
+        ({"KEY_TEMPLATE": "{prefix}{stem:05d}.{ext}"}, "cannot be filled in"),
         (
             {"SIZES": "64x64,128x128", "KEY_TEMPLATE": "{prefix}{stem}.{ext}"},
             "must tell the sizes apart",
