@@ -18,6 +18,11 @@ _NAMED_COLORS = {"white": (255, 255, 255), "black": (0, 0, 0)}
 
 MAX_SIDE = 10_000
 
+# Part of every fingerprint. Raised whenever the engine draws some input differently (2: colour
+# named by code points, P3/BT.2020/HDR, is converted to sRGB), so thumbnails an older engine made
+# no longer count as current and a back-fill makes them again.
+OUTPUT_VERSION = 2
+
 
 class Fit(StrEnum):
     """How an image is placed in its box."""
@@ -133,6 +138,7 @@ class ThumbnailSpec:
 
         Stored on each thumbnail, it lets a redelivered event prove the thumbnail is current.
         Limits are left out: they decide whether an input is accepted, not what it looks like.
+        :data:`OUTPUT_VERSION` is in: a thumbnail an older engine drew is not current.
         """
         canonical = json.dumps(
             {
@@ -141,7 +147,7 @@ class ThumbnailSpec:
                 "format": self.format.value,
                 "quality": self.quality,
                 "background": list(self.background),
-                "v": 1,
+                "v": OUTPUT_VERSION,
             },
             sort_keys=True,
         )

@@ -22,6 +22,7 @@ from thumbnailer.pipeline import (
     marker_key,
     thumbnail_metadata,
 )
+from thumbnailer.render import spec as spec_module
 from thumbnailer.render.spec import OutputFormat, Size, ThumbnailSpec
 from thumbnailer.settings import Settings
 from thumbnailer.storage import MAX_KEY_BYTES, MAX_METADATA_BYTES, metadata_bytes
@@ -222,6 +223,19 @@ class TestCreate:
         make(store, renderer).process(ref)
         spec = ThumbnailSpec(sizes=(Size(128, 128), Size(256, 256)), quality=50)
         assert make(store, renderer, spec=spec).process(ref).status is Status.CREATED
+        assert renderer.calls == 2
+
+    def test_thumbnails_an_older_engine_drew_are_made_again(
+        self, store: CountingStore, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        renderer = FakeRenderer()
+        ref = upload(store)
+        monkeypatch.setattr(spec_module, "OUTPUT_VERSION", spec_module.OUTPUT_VERSION - 1)
+        make(store, renderer).process(ref)
+        monkeypatch.undo()
+        assert make(store, renderer).process(ref).status is Status.CREATED
+        assert renderer.calls == 2
+        assert make(store, renderer).process(ref).status is not Status.CREATED
         assert renderer.calls == 2
 
     def test_missing_size_and_etag_are_read_with_a_head(self, store: CountingStore) -> None:
