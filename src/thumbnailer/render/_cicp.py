@@ -75,13 +75,6 @@ def profile_for(primaries: int | None, transfer: int | None) -> bytes | None:
     return _profile(primaries, transfer)
 
 
-def nclx_codes(payload: bytes) -> tuple[int, int] | None:
-    """(primaries, transfer) from the payload of an ``nclx`` ``colr`` box, else ``None``."""
-    if payload[:4] != b"nclx" or len(payload) < 11:
-        return None
-    return int.from_bytes(payload[4:6], "big"), int.from_bytes(payload[6:8], "big")
-
-
 @lru_cache(maxsize=16)
 def _profile(primaries: int, transfer: int | None) -> bytes:
     red, green, blue, white = _PRIMARIES[primaries]

@@ -125,18 +125,14 @@ def _orientation(read_exif: Callable[[], Image.Exif]) -> int:
 
 def _nclx_codes(data: bytes) -> tuple[int, int] | None:
     """(primaries, transfer) from the primary item's ``nclx`` box of an ISO-BMFF image."""
-    from thumbnailer.render._cicp import nclx_codes
     from thumbnailer.render._isobmff import read_items
 
     try:
         items = read_items(data)
     except ValueError:  # a meta box this reader does not follow: the colour stays as decoded
         return None
-    for kind, payload in items.properties.get(items.primary, []):
-        codes = nclx_codes(payload) if kind == b"colr" else None
-        if codes is not None:
-            return codes
-    return None
+    nclx = items.nclx(items.primary)
+    return None if nclx is None else (nclx.primaries, nclx.transfer)
 
 
 def _cicp_chunk(data: bytes) -> tuple[int, int] | None:

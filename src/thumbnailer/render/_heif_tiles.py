@@ -103,7 +103,7 @@ class TileGrid:
         width, height = _clean_aperture(items, self.item, (self.grid.width, self.grid.height))
         self.grid = Grid(self.grid.rows, self.grid.columns, width, height)
         self.transforms = _transforms(items, self.item)
-        self.nclx = _nclx(items, [self.item, *tiles])
+        self.nclx = items.nclx(self.item, *tiles)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -266,10 +266,10 @@ class TileGrid:
         if self.is_alpha:
             usable = frame.format.name in _ALPHA_FORMATS and frame.color_range != LIMITED_RANGE
             return (0, FULL_RANGE) if usable else None
-        matrix, full_range = self.nclx
-        if matrix is None:
+        if self.nclx is not None:
+            matrix, full_range = self.nclx.matrix, self.nclx.full_range
+        else:
             matrix = frame.colorspace if frame.colorspace != _UNSPECIFIED else 6
-        if full_range is None:
             full_range = frame.color_range != LIMITED_RANGE
         if matrix not in _MATRICES:
             return None
@@ -357,7 +357,7 @@ def find_tiles(data: bytes, max_pixels: int) -> TileGrid | None:
     decoded = layout.rows * tile_height * layout.columns * tile_width
     # Tiles pad the picture to whole tiles: a photo at the limit may go over it by that much.
     allowed = max(max_pixels, int(layout.width * layout.height * _PADDING_ALLOWED))
-    matrix = grid.nclx[0]
+    matrix = None if grid.nclx is None else grid.nclx.matrix
     if not covered or decoded > allowed or (matrix is not None and matrix not in _MATRICES):
         return None
     return grid
@@ -449,12 +449,3 @@ def _transforms(items: Items, item: int) -> list[Image.Transpose]:
         elif kind == b"imir" and payload:
             result.append(_MIRROR[payload[0] & 1])
     return result
-
-
-def _nclx(items: Items, item_ids: list[int]) -> tuple[int | None, bool | None]:
-    """(matrix coefficients, full range) from the first nclx ``colr`` box, or (None, None)."""
-    for item in item_ids:
-        for kind, payload in items.properties.get(item, []):
-            if kind == b"colr" and payload[:4] == b"nclx" and len(payload) >= 11:
-                return int.from_bytes(payload[8:10], "big"), bool(payload[10] & 0x80)
-    return None, None

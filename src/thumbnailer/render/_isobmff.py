@@ -27,6 +27,16 @@ class LayoutError(ValueError):
 
 
 @dataclass(frozen=True)
+class Nclx:
+    """Colour named by ITU-T H.273 code points in an ``nclx`` ``colr`` property."""
+
+    primaries: int
+    transfer: int
+    matrix: int
+    full_range: bool
+
+
+@dataclass(frozen=True)
 class Items:
     """What the ``meta`` box says about the picture, its tiles and its alpha plane."""
 
@@ -47,6 +57,19 @@ class Items:
         return next(
             (payload for name, payload in self.properties.get(item, []) if name == kind), None
         )
+
+    def nclx(self, *items: int) -> Nclx | None:
+        """The first ``nclx`` colour property among ``items``, in that order, if any has one."""
+        for item in items:
+            for name, payload in self.properties.get(item, []):
+                if name == b"colr" and payload[:4] == b"nclx" and len(payload) >= 11:
+                    return Nclx(
+                        primaries=int.from_bytes(payload[4:6], "big"),
+                        transfer=int.from_bytes(payload[6:8], "big"),
+                        matrix=int.from_bytes(payload[8:10], "big"),
+                        full_range=bool(payload[10] & 0x80),
+                    )
+        return None
 
     def targets(self, item: int, kind: bytes) -> list[int]:
         """The items ``item`` references with ``kind`` (``dimg``: a grid's tiles, in order)."""
