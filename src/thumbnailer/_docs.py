@@ -1,4 +1,5 @@
-"""Generated documentation: the settings table, rendered from :data:`settings.VARIABLES`.
+"""Generated documentation: the settings table, rendered from :data:`settings.VARIABLES` and
+:data:`settings.POWERTOOLS_VARIABLES`.
 
 ``python -m thumbnailer._docs`` rewrites the table in README.md and docs/lambda.md; a test
 checks the committed file is current.
@@ -10,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from thumbnailer.settings import VARIABLES, Variable
+from thumbnailer.settings import POWERTOOLS_VARIABLES, VARIABLES, Variable
 
 __all__ = ["BEGIN", "END", "replace_table", "settings_table"]
 
@@ -26,7 +27,7 @@ def _default(variable: Variable) -> str:
     return f"`{variable.default}`" if variable.default else "(empty)"
 
 
-def settings_table(variables: Sequence[Variable] = VARIABLES) -> str:
+def settings_table(variables: Sequence[Variable] = VARIABLES + POWERTOOLS_VARIABLES) -> str:
     """The markdown table of every environment variable: name, default, description."""
     rows = ["| Variable | Default | Meaning |", "|---|---|---|"]
     rows += [f"| `{v.name}` | {_cell(_default(v))} | {_cell(v.description)} |" for v in variables]

@@ -48,14 +48,17 @@ from thumbnailer.events import (
     parse_sqs_record,
 )
 from thumbnailer.pipeline import Outcome, Pipeline, Status
-from thumbnailer.settings import Settings
+from thumbnailer.settings import LOG_LEVELS, Settings
 
 __all__ = ["App", "build_app", "handler", "reset"]
 
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Thumbnailer")
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "thumbnailer")
 
-logger = Logger(service=SERVICE)
+# A bad level is reported by Settings at cold start, with the other settings; until then INFO,
+# rather than Powertools' ValueError out of the import.
+_LEVEL = os.environ.get("POWERTOOLS_LOG_LEVEL", "INFO").strip().upper()
+logger = Logger(service=SERVICE, level=_LEVEL if _LEVEL in LOG_LEVELS else "INFO")
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 
 _BATCH_CODES = {True: "TemporaryFailure", False: "PermanentFailure"}
@@ -395,6 +398,7 @@ def build_app(environ: Mapping[str, str] | None = None) -> App:
     from thumbnailer.storage.s3 import S3Store, client_config
 
     settings = Settings.from_env(environ)
+    logger.setLevel(settings.log_level)
     store = S3Store(config=client_config(settings.retry_mode, settings.max_attempts))
     reporter = Reporter(settings, store)
     return App(Pipeline(settings, store, reporter=reporter))

@@ -23,7 +23,14 @@ from thumbnailer.render.spec import (
     parse_color,
 )
 
-__all__ = ["TEMPLATE_FIELDS", "VARIABLES", "Settings", "Variable"]
+__all__ = [
+    "LOG_LEVELS",
+    "POWERTOOLS_VARIABLES",
+    "TEMPLATE_FIELDS",
+    "VARIABLES",
+    "Settings",
+    "Variable",
+]
 
 # Fields of THUMBNAILER_KEY_TEMPLATE, for source key "photos/cat 1.jpg":
 # prefix "thumbnails/", key "photos/cat 1.jpg", stem "photos/cat 1", dir "photos/",
@@ -145,6 +152,18 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("THUMBNAILER_MAX_ATTEMPTS", "3", "botocore attempts per AWS call, 1..10."),
 )
 
+# Read by aws-lambda-powertools, which logs and emits the metrics; documented in the same table.
+POWERTOOLS_VARIABLES: tuple[Variable, ...] = (
+    Variable(
+        "POWERTOOLS_SERVICE_NAME",
+        "thumbnailer",
+        "`service` of every log line and dimension of every metric.",
+    ),
+    Variable("POWERTOOLS_METRICS_NAMESPACE", "Thumbnailer", "CloudWatch namespace of the metrics."),
+    Variable("POWERTOOLS_LOG_LEVEL", "INFO", "Log level: `DEBUG`, `INFO`, `WARNING` or `ERROR`."),
+)
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
 _DEFAULTS = {v.name: v.default for v in VARIABLES}
 
 
@@ -201,6 +220,7 @@ class Settings:
     event_bus_name: str = ""
     retry_mode: RetryMode = "standard"
     max_attempts: int = 3
+    log_level: str = "INFO"
 
     def __post_init__(self) -> None:
         if not self.destination_bucket:
@@ -311,6 +331,12 @@ class Settings:
             return _int(name, get(name), low, high)
 
         budget = float(number("THUMBNAILER_TIME_BUDGET_SECONDS", 0, 900))
+        level_text = env.get("POWERTOOLS_LOG_LEVEL", "INFO")
+        log_level = level_text.strip().upper()
+        if log_level not in LOG_LEVELS:
+            raise ConfigError(
+                f"POWERTOOLS_LOG_LEVEL={level_text!r}: expected one of {', '.join(LOG_LEVELS)}"
+            )
         sizes = tuple(Size.parse(s) for s in _split(get("THUMBNAILER_SIZES")))
         retry_mode = get("THUMBNAILER_RETRY_MODE").strip().lower()
         if retry_mode not in ("standard", "adaptive"):
@@ -348,4 +374,5 @@ class Settings:
             event_bus_name=get("THUMBNAILER_EVENT_BUS_NAME").strip(),
             retry_mode=retry_mode,  # type: ignore[arg-type]  # checked above
             max_attempts=number("THUMBNAILER_MAX_ATTEMPTS", 1, 10),
+            log_level=log_level,
         )

@@ -20,3 +20,35 @@ def test_handler_import_loads_no_decoder_and_no_boto3() -> None:
     # top-level botocore package, which is cheap; the client machinery is not loaded.)
     assert "boto3" not in packages
     assert not modules & {"botocore.client", "botocore.session", "botocore.endpoint"}
+    # Each of these once cost tens of milliseconds of cold start (docs/performance.md).
+    assert "asyncio" not in packages
+    assert (
+        not {
+            "aws_lambda_powertools.utilities.batch",
+            "aws_lambda_powertools.utilities.data_classes",
+        }
+        & modules
+    )
+
+
+def test_a_bad_log_level_is_a_settings_error_not_an_import_crash() -> None:
+    code = (
+        "import json, thumbnailer.aws_lambda as f\n"
+        "try:\n"
+        "    f.handler({}, None)\n"
+        "except Exception as e:\n"
+        "    print(json.dumps([type(e).__name__, e.message]))\n"
+    )
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "POWERTOOLS_LOG_LEVEL": "verbose",
+        "THUMBNAILER_DESTINATION_BUCKET": "thumbs",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    run = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False
+    )
+    assert run.returncode == 0, run.stderr
+    kind, message = json.loads(run.stdout.splitlines()[-1])
+    assert kind == "ConfigError"
+    assert message.startswith("POWERTOOLS_LOG_LEVEL='verbose'")

@@ -19,7 +19,7 @@ from thumbnailer.local.terraform import MIRROR_ENV, find_plugin_mirror, write_cl
 from thumbnailer.packaging import build, write_reproducible_zip
 from thumbnailer.packaging.build import _install_pure_sdist, _split_sdist_only
 from thumbnailer.packaging.tfdocs import parse_blocks, render, update_readme
-from thumbnailer.settings import VARIABLES
+from thumbnailer.settings import POWERTOOLS_VARIABLES, VARIABLES
 
 ROOT = Path(__file__).resolve().parents[3]
 MODULE = ROOT / "infra" / "modules" / "thumbnailer"
@@ -235,3 +235,7 @@ def test_module_sets_exactly_the_function_settings() -> None:
     names = re.findall(r"^\s*(THUMBNAILER_[A-Z_]+)\s*=", block, re.M)
     assert len(names) == len(set(names))
     assert set(names) == {v.name for v in VARIABLES}
+    block = main.split("powertools_environment = {", 1)[1].split("}", 1)[0]
+    assert set(re.findall(r"^\s*([A-Z_]+)\s*=", block, re.M)) == {
+        v.name for v in POWERTOOLS_VARIABLES
+    }

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from thumbnailer._docs import BEGIN, END, replace_table, settings_table
-from thumbnailer.settings import VARIABLES, Variable
+from thumbnailer.settings import POWERTOOLS_VARIABLES, VARIABLES, Variable
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -21,7 +21,7 @@ def test_settings_table_is_current(doc: str) -> None:
 
 def test_table_has_one_row_per_variable() -> None:
     rows = [line for line in settings_table().splitlines() if line.startswith("| `")]
-    assert [row.split("`")[1] for row in rows] == [v.name for v in VARIABLES]
+    assert [row.split("`")[1] for row in rows] == [v.name for v in VARIABLES + POWERTOOLS_VARIABLES]
 
 
 def test_pipes_in_descriptions_are_escaped() -> None:
@@ -35,8 +35,10 @@ def test_missing_markers_are_reported() -> None:
 
 
 def test_variables_are_well_formed() -> None:
-    names = [v.name for v in VARIABLES]
+    names = [v.name for v in VARIABLES + POWERTOOLS_VARIABLES]
     assert len(names) == len(set(names))
     for variable in VARIABLES:
         assert variable.name.startswith("THUMBNAILER_")
-        assert variable.description.endswith(".")
+    for variable in POWERTOOLS_VARIABLES:
+        assert variable.name.startswith("POWERTOOLS_")
+    assert all(v.description.endswith(".") for v in VARIABLES + POWERTOOLS_VARIABLES)

@@ -107,6 +107,16 @@ def test_bad_values_have_clear_messages(values: dict[str, str], message: str) ->
     assert info.value.kind == "config"
 
 
+def test_log_level_is_checked_with_the_other_settings() -> None:
+    assert Settings.from_env(BASE).log_level == "INFO"
+    assert Settings.from_env({**BASE, "POWERTOOLS_LOG_LEVEL": " debug"}).log_level == "DEBUG"
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env({**BASE, "POWERTOOLS_LOG_LEVEL": "verbose"})
+    assert info.value.message == (
+        "POWERTOOLS_LOG_LEVEL='verbose': expected one of DEBUG, INFO, WARNING, ERROR"
+    )
+
+
 class TestLoopGuard:
     """Source = destination bucket is refused unless the trigger cannot see what we write."""
 
