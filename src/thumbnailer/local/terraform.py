@@ -11,6 +11,10 @@ Each run is a process group of its own (Terraform and its provider plugins): a C
 for the caller does not halt it half-way, and an interrupted or timed-out run stops the whole
 group, providers included. With ``process_file`` the group is recorded there while it runs,
 so that it can be stopped from outside when its caller was killed.
+
+``python -m thumbnailer.local.terraform [PATH]`` writes the same CLI configuration for running
+``terraform`` by hand (default ``.cache/terraform/terraformrc``) and prints the ``export`` line
+that uses it.
 """
 
 from __future__ import annotations
@@ -18,8 +22,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shlex
 import shutil
 import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +39,7 @@ __all__ = [
     "Terraform",
     "TerraformError",
     "find_plugin_mirror",
+    "main",
     "stage_infra",
     "write_cli_config",
 ]
@@ -306,3 +313,26 @@ class Terraform:
         except ValueError as exc:
             raise TerraformError(f"terraform output printed invalid JSON: {exc}") from exc
         return {name: entry["value"] for name, entry in raw.items()}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Write the CLI configuration to ``argv[0]`` (or the default) and print its ``export`` line.
+
+    Exit status 2 when ``$THUMBNAILER_TF_PLUGIN_MIRROR`` names a folder without the provider.
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    path = Path(args[0] if args else ".cache/terraform/terraformrc").resolve()
+    try:
+        mirror = find_plugin_mirror()
+    except ConfigError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
+    write_cli_config(path, mirror, plugin_cache=None if mirror else path.parent / "plugin-cache")
+    source = f"the mirror {mirror}" if mirror else "the public registry"
+    print(f"# providers come from {source}", file=sys.stderr)
+    print(f"export TF_CLI_CONFIG_FILE={shlex.quote(str(path))}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
