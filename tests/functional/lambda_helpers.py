@@ -104,6 +104,10 @@ class Stack:
     def log_lines(self) -> list[dict[str, Any]]:
         return [json.loads(line) for line in self.log_buffer.getvalue().splitlines() if line]
 
+    def s3_calls(self) -> S3Calls:
+        """Count the S3 requests made from now on, by operation."""
+        return S3Calls(self.s3)
+
     def messages(self, queue_url: str) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         while True:
@@ -113,6 +117,39 @@ class Stack:
             for message in got["Messages"]:
                 out.append(json.loads(message["Body"]))
                 self.sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+class S3Calls:
+    """The S3 operations the function's client is asked for (injected failures included)."""
+
+    def __init__(self, client: Any) -> None:
+        self.calls: list[tuple[str, str]] = []  # operation, key
+        # before-parameter-build runs for every call, before any hook can answer in its place.
+        client.meta.events.register("before-parameter-build.s3", self._seen)
+
+    def _seen(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        self.calls.append((model.name, str(params.get("Key", ""))))
+
+    def count(self, operation: str) -> int:
+        return sum(1 for name, _ in self.calls if name == operation)
+
+
+def metric_counts(out: str) -> dict[str, float]:
+    """The EMF counts printed by one invocation: ``{"Skipped": 1.0, "Failures:kind": 2.0}``."""
+    counts: dict[str, float] = {}
+    for line in out.splitlines():
+        if '"_aws"' not in line:
+            continue
+        document = json.loads(line)
+        for metric in document["_aws"]["CloudWatchMetrics"][0]["Metrics"]:
+            name = metric["Name"]
+            if name == "Duration":
+                continue
+            value = document[name]
+            total = sum(value) if isinstance(value, list) else value
+            label = f"Failures:{document['kind']}" if name == "Failures" else name
+            counts[label] = counts.get(label, 0.0) + total
+    return counts
 
 
 # -- events, rewritten from the documented samples ---------------------------------------------

@@ -19,6 +19,7 @@ from lambda_helpers import (
     batch_event,
     eventbridge_event,
     load,
+    metric_counts,
     s3_event,
     sqs_event,
 )
@@ -29,24 +30,6 @@ from thumbnailer.errors import InternalError, TransientError
 
 CREATED = "s3-object-created-put.json"
 EB_CREATED = "eventbridge-object-created.json"
-
-
-def metric_counts(out: str) -> dict[str, float]:
-    """The EMF counts printed by one invocation: ``{"Skipped": 1.0, "Failures:kind": 2.0}``."""
-    counts: dict[str, float] = {}
-    for line in out.splitlines():
-        if '"_aws"' not in line:
-            continue
-        document = json.loads(line)
-        for metric in document["_aws"]["CloudWatchMetrics"][0]["Metrics"]:
-            name = metric["Name"]
-            if name == "Duration":
-                continue
-            value = document[name]
-            total = sum(value) if isinstance(value, list) else value
-            label = f"Failures:{document['kind']}" if name == "Failures" else name
-            counts[label] = counts.get(label, 0.0) + total
-    return counts
 
 
 def failures(stack: Stack) -> list[dict[str, Any]]:
