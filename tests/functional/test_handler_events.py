@@ -16,6 +16,7 @@ from lambda_helpers import (
     eventbridge_event,
     jpeg,
     load,
+    metric_counts,
     s3_event,
     sqs_event,
 )
@@ -303,24 +304,35 @@ class TestFailures:
 
 class TestGuards:
     def test_thumbnail_events_are_never_processed(self, stack: Stack) -> None:
-        app = stack.app(SOURCE_BUCKET=DST, EXCLUDE_PREFIXES="thumbnails/,failed/")
         obj = stack.upload(KEY)
-        app_src = stack.app()
-        app_src.handle(s3_event("s3-object-created-put.json", KEY, **obj))
-        # S3 would notify about our own writes if the trigger were misconfigured:
-        event = {
-            "Records": [s3_event("s3-object-created-put.json", THUMBS[0], bucket=DST)["Records"][0]]
-        }
-        result = app.handle(event)
+        stack.app().handle(s3_event("s3-object-created-put.json", KEY, **obj))
+        before = {k: stack.s3.head_object(Bucket=DST, Key=k)["ETag"] for k in THUMBS}
+        # A trigger misconfigured on the destination bucket, with no source bucket and no
+        # exclude prefix to stop it: the thumbnail prefix alone keeps the function from
+        # reading its own output.
+        app = stack.app(SOURCE_BUCKET="")
+        calls = stack.s3_calls()
+        result = app.handle(s3_event("s3-object-created-put.json", THUMBS[0], bucket=DST))
         assert result["skipped"] == 1
+        assert result["outcomes"][0]["reason"] == "under the thumbnail prefix"
+        assert calls.calls == []  # not even a HEAD, and nothing written
         assert stack.renderer.calls == 1
+        assert {k: stack.s3.head_object(Bucket=DST, Key=k)["ETag"] for k in THUMBS} == before
 
-    def test_filters_skip_without_reading(self, stack: Stack) -> None:
+    def test_filters_skip_without_reading(
+        self, stack: Stack, capsys: pytest.CaptureFixture[str]
+    ) -> None:
         obj = stack.upload("notes.TXT")
         app = stack.app(INCLUDE_SUFFIXES=".jpg,.png")
+        calls = stack.s3_calls()
+        capsys.readouterr()
         result = app.handle(s3_event("s3-object-created-put.json", "notes.TXT", **obj))
         assert result["outcomes"][0]["reason"] == "suffix not included"
         assert stack.renderer.calls == 0
+        assert calls.calls == []
+        counts = metric_counts(capsys.readouterr().out)
+        assert counts["Skipped"] == 1
+        assert counts["ObjectsCreated"] == 0
 
 
 class TestBatchOperations:
