@@ -255,8 +255,43 @@ class TestFailures:
         assert "will not be retried" in email.body
 
         (event,) = stack.messages(stack.bus_queue_url)
+        assert event["source"] == "thumbnailer"
         assert event["detail-type"] == "Thumbnail Failed"
-        assert event["detail"]["kind"] == marker["kind"]
+        detail = event["detail"]
+        assert detail["source"] == {
+            "bucket": SRC,
+            "key": "uploads/broken.jpg",
+            "version_id": None,
+            "etag": bad["etag"],
+        }
+        assert (detail["kind"], detail["message"]) == (marker["kind"], marker["message"])
+        assert detail["failure_marker"] == f"s3://{DST}/failed/uploads/broken.jpg.json"
+        assert detail["request_id"] == "req-123"
+        timings = detail["timings"]
+        assert set(timings) == {"get_ms", "render_ms", "put_ms", "total_ms"}
+        assert timings["total_ms"] >= timings["get_ms"] > 0  # it was read, then refused
+        assert timings["put_ms"] == 0
+
+    def test_an_empty_object_is_a_permanent_failure(
+        self, stack: Stack, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        empty = stack.upload("uploads/empty.jpg", b"")
+        assert empty["size"] == 0
+        capsys.readouterr()
+        result = stack.app().handle(
+            sqs_event(s3_event("s3-object-created-put.json", "uploads/empty.jpg", **empty))
+        )
+        assert result == {"batchItemFailures": []}  # acknowledged: a retry cannot fill it
+        assert metric_counts(capsys.readouterr().out)["Failures:empty"] == 1
+        (line,) = [x for x in stack.log_lines() if x.get("outcome") == "failed"]
+        assert (line["kind"], line["retryable"], line["level"]) == ("empty", False, "ERROR")
+        assert stack.thumbnails() == []
+        marker = json.loads(
+            stack.s3.get_object(Bucket=DST, Key="failed/uploads/empty.jpg.json")["Body"].read()
+        )
+        assert (marker["kind"], marker["source"]["etag"]) == ("empty", empty["etag"])
+        (notification,) = stack.messages(stack.topic_queue_url)
+        assert notification["Subject"] == "Thumbnail failed (empty): empty.jpg"
 
     def test_duplicate_delivery_of_a_broken_file_notifies_once(self, stack: Stack) -> None:
         bad = stack.upload("broken.jpg", b"not an image")
