@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import builtins
+import io
 import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -368,6 +374,84 @@ class TestGuards:
         counts = metric_counts(capsys.readouterr().out)
         assert counts["Skipped"] == 1
         assert counts["ObjectsCreated"] == 0
+
+
+class TestSizeLimit:
+    @pytest.mark.parametrize("shape", ["batch-1.0", "batch-2.0", "eventbridge", "sqs-eventbridge"])
+    def test_an_event_without_a_size_is_refused_from_a_head(self, stack: Stack, shape: str) -> None:
+        obj = stack.upload("big.jpg", jpeg((640, 480), "teal"))
+        assert obj["size"] > 1000
+        app = stack.app(MAX_INPUT_BYTES="1000")
+        without_size = eventbridge_event("eventbridge-object-created.json", "big.jpg", **obj)
+        del without_size["detail"]["object"]["size"]  # no size stated, as in no Batch task
+        event = {
+            "batch-1.0": lambda: batch_event("1.0", "big.jpg"),
+            "batch-2.0": lambda: batch_event("2.0", "big.jpg"),
+            "eventbridge": lambda: without_size,
+            "sqs-eventbridge": lambda: sqs_event(without_size),
+        }[shape]()
+        calls = stack.s3_calls()
+        result = app.handle(event)
+
+        assert ("HeadObject", "big.jpg") in calls.calls  # the size came from a HEAD
+        assert calls.count("GetObject") == 0  # and the object was never downloaded
+        assert stack.renderer.calls == 0
+        if shape.startswith("batch"):
+            (answer,) = result["results"]
+            assert answer["resultCode"] == "PermanentFailure"
+            assert answer["resultString"].startswith("too_large: ")
+        elif shape == "eventbridge":
+            assert (result["failed"], result["outcomes"][0]["kind"]) == (1, "too_large")
+        else:
+            assert result == {"batchItemFailures": []}
+        marker = json.loads(
+            stack.s3.get_object(Bucket=DST, Key="failed/big.jpg.json")["Body"].read()
+        )
+        assert marker["kind"] == "too_large"
+        assert f"{obj['size']} bytes is over the 1000-byte limit" in marker["message"]
+        (notification,) = stack.messages(stack.topic_queue_url)
+        assert notification["Subject"] == "Thumbnail failed (too_large): big.jpg"
+
+
+class TestInMemory:
+    def test_the_source_is_read_into_memory_not_into_a_temporary_file(
+        self, stack: Stack, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    ) -> None:
+        obj = stack.upload(KEY)
+        app = stack.app()
+        temp_root = os.path.realpath(tempfile.gettempdir())
+        attempts: list[str] = []
+
+        def refuse(what: str) -> Callable[..., Any]:
+            def refused(*args: Any, **kwargs: Any) -> Any:
+                attempts.append(what)
+                raise PermissionError(f"{what}: no temporary files in this test")
+
+            return refused
+
+        for name in ("mkstemp", "mkdtemp", "NamedTemporaryFile", "TemporaryFile"):
+            monkeypatch.setattr(tempfile, name, refuse(f"tempfile.{name}"))
+        monkeypatch.setattr(tempfile, "TemporaryDirectory", refuse("tempfile.TemporaryDirectory"))
+        monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "missing"))
+        for name in ("download_file", "download_fileobj"):
+            monkeypatch.setattr(stack.s3, name, refuse(f"s3.{name}"))
+        real_open = builtins.open
+
+        def guarded_open(file: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+            if isinstance(file, (str, os.PathLike)) and any(c in mode for c in "wax+"):
+                path = os.path.realpath(os.fspath(file))
+                if os.path.commonpath([path, temp_root]) == temp_root:
+                    attempts.append(f"open({path!r}, {mode!r})")
+                    raise PermissionError(f"{path}: no temporary files in this test")
+            return real_open(file, mode, *args, **kwargs)
+
+        monkeypatch.setattr(builtins, "open", guarded_open)
+        monkeypatch.setattr(io, "open", guarded_open)
+
+        result = app.handle(sqs_event(s3_event("s3-object-created-put.json", KEY, **obj)))
+        assert attempts == []
+        assert result == {"batchItemFailures": []}
+        assert stack.thumbnails() == THUMBS
 
 
 class TestBatchOperations:
