@@ -72,6 +72,8 @@ DIRECT_UPLOAD_LIMIT = 50 * MB
 _STRIP_DIRS = {"__pycache__"}
 _STRIP_SUFFIXES = (".pyc", ".pyo")
 _STRIP_TOP = {"bin"}
+# The installer's lock on its target folder: nothing to do with the layer.
+_STRIP_TOP_FILES = {".lock"}
 
 # Locked packages published only as an sdist of pure Python: their package folder is copied
 # from the sdist instead of installed as a wheel. Only these file kinds are accepted from it,
@@ -195,6 +197,9 @@ def _strip(site: Path) -> None:
     for top in _STRIP_TOP:
         if (site / top).is_dir():
             shutil.rmtree(site / top)
+    for top in _STRIP_TOP_FILES:
+        if (site / top).is_file():
+            (site / top).unlink()
     for path in sorted(site.rglob("*"), reverse=True):
         if path.is_dir() and path.name in _STRIP_DIRS:
             shutil.rmtree(path)
@@ -328,7 +333,7 @@ def build(
     ``without`` names decoder extras to leave out of the layer (``heif``, ``pdf``, ``video``,
     ``vips``).
     Raises :class:`ConfigError` for bad arguments, a failed install, or artifacts over
-    Lambda's 250 MB unzipped limit.
+    Lambda's 250 MB unzipped limit; in those cases no zip is written.
     """
     if python not in PYTHONS:
         raise ConfigError(f"python {python!r}: expected one of {', '.join(PYTHONS)}")
@@ -374,15 +379,21 @@ def build(
         for name in sdist_only:
             _install_pure_sdist(root, name, site)
         _strip(site)
+        layer_entries = [(f"python/{name}", path) for name, path in _files(site)]
+        function_entries = _function_entries(Path(__file__).resolve().parents[1])
+        # Checked before anything is written: no zip Lambda would refuse is left in out_dir.
+        unzipped = sum(path.stat().st_size for _, path in [*layer_entries, *function_entries])
+        if unzipped > UNZIPPED_LIMIT:
+            raise ConfigError(
+                f"function + layer are {unzipped / MB:.1f} MB unzipped, over Lambda's "
+                f"{UNZIPPED_LIMIT // MB} MB: leave decoders out with --without"
+            )
         layer_zip = out_dir / f"layer-{python}-{arch}.zip"
-        layer_size = write_reproducible_zip(
-            ((f"python/{name}", path) for name, path in _files(site)), layer_zip
-        )
+        layer_size = write_reproducible_zip(layer_entries, layer_zip)
 
-    package = Path(__file__).resolve().parents[1]
     function_zip = out_dir / "function.zip"
-    function_size = write_reproducible_zip(_function_entries(package), function_zip)
-    result = BuildResult(
+    function_size = write_reproducible_zip(function_entries, function_zip)
+    return BuildResult(
         function_zip=function_zip,
         layer_zip=layer_zip,
         python=python,
@@ -391,9 +402,3 @@ def build(
         function_unzipped=function_size,
         layer_unzipped=layer_size,
     )
-    if result.unzipped_total > UNZIPPED_LIMIT:
-        raise ConfigError(
-            f"function + layer are {result.unzipped_total / MB:.1f} MB unzipped, over Lambda's "
-            f"{UNZIPPED_LIMIT // MB} MB: leave decoders out with --without"
-        )
-    return result

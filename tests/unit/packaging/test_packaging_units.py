@@ -16,8 +16,8 @@ import pytest
 
 from thumbnailer.errors import ConfigError
 from thumbnailer.local.terraform import MIRROR_ENV, find_plugin_mirror, write_cli_config
-from thumbnailer.packaging import build, write_reproducible_zip
-from thumbnailer.packaging.build import _install_pure_sdist, _split_sdist_only
+from thumbnailer.packaging import OPTIONAL_EXTRAS, BuildResult, build, write_reproducible_zip
+from thumbnailer.packaging.build import DIRECT_UPLOAD_LIMIT, _install_pure_sdist, _split_sdist_only
 from thumbnailer.packaging.tfdocs import parse_blocks, render, update_readme
 from thumbnailer.settings import POWERTOOLS_VARIABLES, VARIABLES
 
@@ -71,6 +71,33 @@ def test_build_refuses_bad_arguments(
         build(tmp_path, **kwargs)  # type: ignore[arg-type]
     assert message in caught.value.message
     assert not any(tmp_path.iterdir()), "nothing is built when the arguments are wrong"
+
+
+def _sparse(path: Path, size: int) -> Path:
+    with path.open("wb") as handle:
+        handle.truncate(size)
+    return path
+
+
+def test_summary_sends_zips_over_50_mb_through_s3(tmp_path: Path) -> None:
+    result = BuildResult(
+        function_zip=_sparse(tmp_path / "function.zip", DIRECT_UPLOAD_LIMIT),
+        layer_zip=_sparse(tmp_path / "layer-3.12-x86_64.zip", DIRECT_UPLOAD_LIMIT + 1),
+        python="3.12",
+        arch="x86_64",
+        extras=("aws", *OPTIONAL_EXTRAS),
+        function_unzipped=1024 * 1024,
+        layer_unzipped=200 * 1024 * 1024,
+    )
+    assert DIRECT_UPLOAD_LIMIT == 50 * 1024 * 1024  # Lambda's quota for a zip in the API call
+    assert result.needs_s3_upload() == [result.layer_zip], "exactly 50 MB still goes direct"
+    assert result.summary().splitlines() == [
+        f"{result.function_zip}: 50.0 MB zipped, 1.0 MB unzipped",
+        f"{result.layer_zip}: 50.0 MB zipped, 200.0 MB unzipped",
+        "function + layer unzipped: 201.0 MB (Lambda limit 250 MB)",
+        "layer-3.12-x86_64.zip is over 50 MB: it must be deployed through S3 (the module's "
+        "default; keep create_artifacts_bucket on or set artifacts_bucket)",
+    ]
 
 
 def _fake_sdist_checkout(root: Path, files: dict[str, bytes]) -> None:
