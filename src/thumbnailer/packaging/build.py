@@ -16,7 +16,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import itertools
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -36,6 +38,7 @@ __all__ = [
     "OPTIONAL_EXTRAS",
     "BuildResult",
     "build",
+    "tag_fits",
     "write_reproducible_zip",
 ]
 
@@ -57,8 +60,12 @@ WITHOUT_EXTRA = {
     ),
 }
 PYTHONS = ("3.11", "3.12", "3.13")
-# Wheels for Amazon Linux 2023 (glibc 2.34), the OS of python3.12+ runtimes.
-MANYLINUX = "manylinux_2_28"
+# Wheels for Amazon Linux 2023 (glibc 2.34), the OS of python3.12+ runtimes: the newest glibc
+# a binary wheel in the layer may need, and the manylinux level the install asks for.
+GLIBC = (2, 28)
+MANYLINUX = f"manylinux_{GLIBC[0]}_{GLIBC[1]}"
+# The older manylinux names and the glibc each stands for (PEP 600).
+_LEGACY_MANYLINUX = {"manylinux1": (2, 5), "manylinux2010": (2, 12), "manylinux2014": (2, 17)}
 
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip can store
 MB = 1024 * 1024
@@ -314,6 +321,84 @@ def _split_sdist_only(requirements: Path) -> list[str]:
     return dropped
 
 
+def _expand_tag(tag: str) -> list[str]:
+    """``py2.py3-none-any`` -> ``py2-none-any``, ``py3-none-any`` (a compressed tag set)."""
+    parts = tag.strip().split("-")
+    if len(parts) != 3:
+        return []
+    return ["-".join(p) for p in itertools.product(*(part.split(".") for part in parts))]
+
+
+def _platform_fits(platform: str, machine: str) -> bool:
+    if platform == "any":
+        return True
+    for legacy, glibc in _LEGACY_MANYLINUX.items():
+        if platform == f"{legacy}_{machine}":
+            return glibc <= GLIBC
+    match = re.fullmatch(r"manylinux_(\d+)_(\d+)_(\w+)", platform)
+    return match is not None and match[3] == machine and (int(match[1]), int(match[2])) <= GLIBC
+
+
+def _python_fits(interpreter: str, abi: str, minor: int) -> bool:
+    match = re.fullmatch(r"(py|cp)3(\d*)", interpreter)
+    if match is None:
+        return False
+    kind, version = match[1], int(match[2]) if match[2] else None
+    if abi == "none":
+        if kind == "py":
+            return version is None or version <= minor
+        return version == minor
+    if abi == "abi3":  # the stable ABI: built for this minor version or an older one
+        return kind == "cp" and version is not None and 2 <= version <= minor
+    return kind == "cp" and version == minor and abi == f"cp3{minor}"
+
+
+def tag_fits(tag: str, python: str, arch: str) -> bool:
+    """Whether a wheel tagged ``tag`` loads on Lambda's ``python`` runtime on ``arch``.
+
+    Pure wheels fit if their Python does; binary ones only as manylinux for the architecture
+    and at most :data:`GLIBC`. ``linux_<arch>`` (built for one machine only) and musllinux
+    (Alpine's libc, not Amazon Linux's) never fit.
+    """
+    minor = int(python.split(".")[1])
+    machine = ARCHITECTURES[arch]
+    for one in _expand_tag(tag):
+        interpreter, abi, platform = one.split("-")
+        if platform == "any" and abi != "none":
+            continue  # compiled against an ABI, yet for no platform: not a real wheel
+        if _python_fits(interpreter, abi, minor) and _platform_fits(platform, machine):
+            return True
+    return False
+
+
+def _wheel_tags(info: Path) -> list[str]:
+    wheel = info / "WHEEL"
+    if not wheel.is_file():
+        return []
+    lines = wheel.read_text(encoding="utf-8", errors="replace").splitlines()
+    return [line.split(":", 1)[1].strip() for line in lines if line.startswith("Tag:")]
+
+
+def _check_wheels(site: Path, python: str, arch: str) -> None:
+    """Refuse a layer holding any distribution whose wheel does not load on the target.
+
+    The installer is asked for manylinux wheels, but it also takes ``linux_<arch>`` wheels
+    as a last resort (a private index or a cache may offer one): such a wheel was built for
+    one machine's libraries and fails on Lambda at import time.
+    """
+    wrong: list[str] = []
+    for info in sorted(site.glob("*.dist-info")):
+        tags = _wheel_tags(info)
+        if not any(tag_fits(tag, python, arch) for tag in tags):
+            wrong.append(f"{info.name} ({', '.join(tags) or 'no wheel tags'})")
+    if wrong:
+        glibc = ".".join(map(str, GLIBC))
+        raise ConfigError(
+            f"wheels that do not load on Lambda's python{python} {arch} (pure Python, or "
+            f"manylinux for {ARCHITECTURES[arch]} up to glibc {glibc}): {'; '.join(wrong)}"
+        )
+
+
 def _function_entries(package: Path) -> list[tuple[str, Path]]:
     return [
         (f"thumbnailer/{name}", path)
@@ -332,8 +417,9 @@ def build(
 
     ``without`` names decoder extras to leave out of the layer (``heif``, ``pdf``, ``video``,
     ``vips``).
-    Raises :class:`ConfigError` for bad arguments, a failed install, or artifacts over
-    Lambda's 250 MB unzipped limit; in those cases no zip is written.
+    Raises :class:`ConfigError` for bad arguments, a failed install, a wheel that would not
+    load on the target (see :func:`tag_fits`), or artifacts over Lambda's 250 MB unzipped
+    limit; in those cases no zip is written.
     """
     if python not in PYTHONS:
         raise ConfigError(f"python {python!r}: expected one of {', '.join(PYTHONS)}")
@@ -378,6 +464,7 @@ def build(
         )  # fmt: skip
         for name in sdist_only:
             _install_pure_sdist(root, name, site)
+        _check_wheels(site, python, arch)
         _strip(site)
         layer_entries = [(f"python/{name}", path) for name, path in _files(site)]
         function_entries = _function_entries(Path(__file__).resolve().parents[1])

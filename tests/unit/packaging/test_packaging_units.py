@@ -2,22 +2,35 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import importlib
 import io
+import itertools
 import os
 import re
 import stat
+import subprocess
 import tarfile
 import zipfile
 from importlib.metadata import PathDistribution
 from pathlib import Path
 
 import pytest
+from packaging import tags as wheel_tags
 
 from thumbnailer.errors import ConfigError
 from thumbnailer.local.terraform import MIRROR_ENV, find_plugin_mirror, write_cli_config
 from thumbnailer.packaging import OPTIONAL_EXTRAS, BuildResult, build, write_reproducible_zip
-from thumbnailer.packaging.build import DIRECT_UPLOAD_LIMIT, _install_pure_sdist, _split_sdist_only
+from thumbnailer.packaging.build import (
+    DIRECT_UPLOAD_LIMIT,
+    MANYLINUX,
+    _check_wheels,
+    _install_pure_sdist,
+    _split_sdist_only,
+    _uv,
+    tag_fits,
+)
 from thumbnailer.packaging.tfdocs import parse_blocks, render, update_readme
 from thumbnailer.settings import POWERTOOLS_VARIABLES, VARIABLES
 
@@ -98,6 +111,135 @@ def test_summary_sends_zips_over_50_mb_through_s3(tmp_path: Path) -> None:
         "layer-3.12-x86_64.zip is over 50 MB: it must be deployed through S3 (the module's "
         "default; keep create_artifacts_bucket on or set artifacts_bucket)",
     ]
+
+
+def _supported(python: str, machine: str) -> set[str]:
+    """What pip's own tag logic accepts on Lambda: CPython, manylinux up to glibc 2.28."""
+    version = (3, int(python.split(".")[1]))
+    platforms = [f"manylinux_2_{minor}_{machine}" for minor in range(28, 4, -1)]
+    platforms += [f"manylinux{name}_{machine}" for name in ("2014", "2010", "1")]
+    interpreter = f"cp3{version[1]}"
+    found = [
+        *wheel_tags.cpython_tags(python_version=version, platforms=platforms),
+        *wheel_tags.compatible_tags(version, interpreter=interpreter, platforms=platforms),
+    ]
+    return {str(tag) for tag in found}
+
+
+@pytest.mark.parametrize(("python", "arch"), [("3.12", "x86_64"), ("3.13", "arm64")])
+def test_wheel_tags_fit_as_pip_reckons_them(python: str, arch: str) -> None:
+    machine = {"x86_64": "x86_64", "arm64": "aarch64"}[arch]
+    supported = _supported(python, machine)
+    interpreters = ["py2", "py3", "py30", "py312", "py313", "cp37", "cp311", "cp312", "cp313"]
+    interpreters += ["pp310", "cp3"]
+    abis = ["none", "abi3", "cp311", "cp312", "cp313", "cp313t", "pypy310_pp73"]
+    platforms = ["any", "linux_x86_64", "linux_aarch64", "musllinux_1_2_x86_64", "win_amd64"]
+    platforms += ["musllinux_1_1_aarch64", "macosx_11_0_arm64", "manylinux_2_34_x86_64"]
+    platforms += ["manylinux_2_29_aarch64", "manylinux_2_28_x86_64", "manylinux_2_28_aarch64"]
+    platforms += ["manylinux_2_17_x86_64", "manylinux2014_aarch64", "manylinux2014_x86_64"]
+    platforms += ["manylinux1_x86_64", "manylinux_2_5_x86_64", "manylinux_2_27_aarch64"]
+    for interpreter, abi, platform in itertools.product(interpreters, abis, platforms):
+        tag = f"{interpreter}-{abi}-{platform}"
+        assert tag_fits(tag, python, arch) == (tag in supported), tag
+    # Compressed tag sets: one fitting member is enough.
+    assert tag_fits("py2.py3-none-any", python, arch)
+    assert tag_fits(f"cp37-abi3-linux_{machine}.manylinux_2_17_{machine}", python, arch)
+    assert not tag_fits(f"cp37-abi3-linux_{machine}.musllinux_1_2_{machine}", python, arch)
+    assert not tag_fits("not-a-tag", python, arch) and not tag_fits("", python, arch)
+
+
+def _fake_install(monkeypatch: pytest.MonkeyPatch, tag: str) -> None:
+    """Stand in for uv: the export pins one package, the install leaves it with ``tag``."""
+    module = importlib.import_module("thumbnailer.packaging.build")
+
+    def run(command: list[str], cwd: Path) -> str:
+        if command[1] == "export":
+            Path(command[command.index("--output-file") + 1]).write_text("fast==1.0\n")
+        else:
+            site = Path(command[command.index("--target") + 1])
+            (site / "fast").mkdir(parents=True)
+            (site / "fast" / "__init__.py").write_text("")
+            (site / "fast-1.0.dist-info").mkdir()
+            (site / "fast-1.0.dist-info" / "WHEEL").write_text(
+                f"Wheel-Version: 1.0\nRoot-Is-Purelib: false\nTag: {tag}\n"
+            )
+        return ""
+
+    monkeypatch.setattr(module, "_run", run)
+
+
+@pytest.mark.parametrize(
+    "tag",
+    [
+        "cp312-cp312-linux_x86_64",  # built on and for one machine
+        "cp312-cp312-musllinux_1_2_x86_64",
+        "cp312-cp312-manylinux_2_28_aarch64",
+        "cp312-cp312-manylinux_2_34_x86_64",  # newer glibc than the install asks for
+        "cp313-abi3-manylinux_2_28_x86_64",
+    ],
+)
+def test_a_wheel_that_does_not_load_on_lambda_fails_the_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tag: str
+) -> None:
+    _fake_install(monkeypatch, tag)
+    with pytest.raises(ConfigError) as caught:
+        build(tmp_path, python="3.12", arch="x86_64", without=OPTIONAL_EXTRAS)
+    assert f"fast-1.0.dist-info ({tag})" in caught.value.message
+    assert "python3.12 x86_64" in caught.value.message
+    assert "manylinux for x86_64 up to glibc 2.28" in caught.value.message
+    assert not list(tmp_path.iterdir()), "no zip is written"
+
+
+def _host_only_wheel(folder: Path) -> Path:
+    """A wheel tagged ``linux_x86_64``: what a local build of an sdist produces."""
+    files = {
+        "hostonly/__init__.py": b"",
+        "hostonly-1.0.dist-info/METADATA": b"Metadata-Version: 2.1\nName: hostonly\nVersion: 1.0\n",
+        "hostonly-1.0.dist-info/WHEEL": (
+            b"Wheel-Version: 1.0\nRoot-Is-Purelib: false\nTag: cp312-cp312-linux_x86_64\n"
+        ),
+    }
+    record = [f"{name},sha256={_urlsafe_sha(data)},{len(data)}" for name, data in files.items()]
+    files["hostonly-1.0.dist-info/RECORD"] = "\n".join([*record, ""]).encode()
+    wheel = folder / "hostonly-1.0-cp312-cp312-linux_x86_64.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return wheel
+
+
+def _urlsafe_sha(data: bytes) -> str:
+    return base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+
+
+def test_uv_takes_a_host_only_wheel_for_manylinux_and_the_check_refuses_it(
+    tmp_path: Path,
+) -> None:
+    """The install options alone let a ``linux_x86_64`` wheel through: the check does not."""
+    _host_only_wheel(tmp_path)
+    site = tmp_path / "site"
+    subprocess.run(
+        [
+            _uv(ROOT), "pip", "install", "--target", str(site),
+            "--python-platform", f"x86_64-{MANYLINUX}", "--python-version", "3.12",
+            "--only-binary", ":all:", "--no-deps", "--no-index", "--find-links", str(tmp_path),
+            "--quiet", "hostonly==1.0",
+        ],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    assert (site / "hostonly" / "__init__.py").is_file(), "uv installed it"
+    with pytest.raises(ConfigError) as caught:
+        _check_wheels(site, "3.12", "x86_64")
+    assert "hostonly-1.0.dist-info (cp312-cp312-linux_x86_64)" in caught.value.message
+
+
+def test_a_manylinux_wheel_for_the_target_is_packaged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _fake_install(monkeypatch, "cp312-cp312-manylinux_2_17_x86_64")
+    result = build(tmp_path, python="3.12", arch="x86_64", without=OPTIONAL_EXTRAS)
+    with zipfile.ZipFile(result.layer_zip) as archive:
+        assert "python/fast-1.0.dist-info/WHEEL" in archive.namelist()
 
 
 def _fake_sdist_checkout(root: Path, files: dict[str, bytes]) -> None:
