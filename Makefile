@@ -58,8 +58,9 @@ FUZZ_ARGS ?= --minutes 10
 fuzz: $(VENV_STAMP) ## Mutation fuzzing of the engine (FUZZ_ARGS="--minutes 10"); see fuzz/README.md.
 	$(RUN) python fuzz/render_fuzz.py $(FUZZ_ARGS)
 
-package: $(VENV_STAMP) ## Build dist/function.zip and the dependencies layer for Lambda.
-	$(RUN) thumbnailer package
+PACKAGE_ARGS ?=
+package: $(VENV_STAMP) ## Build dist/function.zip and the Lambda layer (PACKAGE_ARGS="--arch x86_64 --without video").
+	$(RUN) thumbnailer package $(PACKAGE_ARGS)
 
 clean: ## Remove build outputs and the environment.
 	rm -rf .venv .cache dist .mypy_cache .ruff_cache .pytest_cache
