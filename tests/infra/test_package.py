@@ -3,23 +3,34 @@
 from __future__ import annotations
 
 import hashlib
+import importlib
 import io
 import json
 import os
+import re
 import subprocess
+import tomllib
 import zipfile
+from collections import defaultdict
+from email.parser import BytesHeaderParser
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
+from packaging import tags as wheel_tags
+from packaging.markers import Marker
 from PIL import Image
 
+from thumbnailer.cli import main
 from thumbnailer.local.emulator import MotoServer
-from thumbnailer.packaging import BuildResult, build
+from thumbnailer.packaging import ARCHITECTURES, BuildResult, build
 
 pytestmark = [pytest.mark.infra, pytest.mark.slow]
 
+ROOT = Path(__file__).resolve().parents[2]
 ELF_MACHINE = {"x86_64": 62, "arm64": 183}
+MB = 1024 * 1024
 
 
 def _sha(path: Path) -> str:
@@ -37,6 +48,110 @@ def _elf_machines(layer: Path) -> dict[str, int]:
             if head[:4] == b"\x7fELF":
                 machines[name] = int.from_bytes(head[18:20], "little")
     return machines
+
+
+def _wheel_tags(layer: Path) -> dict[str, list[str]]:
+    """``Tag:`` lines of every dist-info's WHEEL file in the layer, by dist-info folder."""
+    found: dict[str, list[str]] = {}
+    with zipfile.ZipFile(layer) as archive:
+        for name in archive.namelist():
+            if name.endswith(".dist-info/WHEEL"):
+                lines = archive.read(name).decode().splitlines()
+                found[name.split("/")[1]] = [
+                    line.split(":", 1)[1].strip() for line in lines if line.startswith("Tag:")
+                ]
+    return found
+
+
+def _lambda_tags(python: str, machine: str) -> set[str]:
+    """Every tag pip would install on Lambda's CPython: manylinux up to glibc 2.28, no less."""
+    version = (3, int(python.split(".")[1]))
+    platforms = [f"manylinux_2_{minor}_{machine}" for minor in range(28, 4, -1)]
+    platforms += [f"manylinux{name}_{machine}" for name in ("2014", "2010", "1")]
+    found = [
+        *wheel_tags.cpython_tags(python_version=version, platforms=platforms),
+        *wheel_tags.compatible_tags(version, interpreter=f"cp3{version[1]}", platforms=platforms),
+    ]
+    return {str(tag) for tag in found}
+
+
+def _assert_wheels_are_for_lambda(layer: Path, python: str, arch: str) -> None:
+    machine = ARCHITECTURES[arch]
+    supported = _lambda_tags(python, machine)
+    tags = _wheel_tags(layer)
+    assert tags and all(tags.values()), "every distribution in the layer records its wheel tags"
+    unfit = {info: t for info, t in tags.items() if not set(t) & supported}
+    assert not unfit, f"wheels that do not load on python{python} {arch}: {unfit}"
+    binary = {info: t for info, t in tags.items() if any(not x.endswith("-any") for x in t)}
+    assert binary, "the layer should hold binary wheels"
+    manylinux = re.compile(rf"manylinux(_2_\d+|2014|2010|1)_{machine}")
+    for info, info_tags in binary.items():
+        platforms = {tag.rsplit("-", 1)[1] for tag in info_tags}
+        # Not one linux_<arch> (host-only) or musllinux tag, even beside a manylinux one.
+        assert all(manylinux.fullmatch(p) for p in platforms), f"{info}: {info_tags}"
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _layer_versions(layer: Path) -> dict[str, str]:
+    """Name -> version of every distribution in the layer, from its METADATA."""
+    found: dict[str, str] = {}
+    with zipfile.ZipFile(layer) as archive:
+        for name in archive.namelist():
+            if name.endswith(".dist-info/METADATA"):
+                metadata = BytesHeaderParser().parsebytes(archive.read(name))
+                assert _norm(metadata["Name"]) not in found, f"two copies of {metadata['Name']}"
+                found[_norm(metadata["Name"])] = metadata["Version"]
+    return found
+
+
+def _locked_versions(python: str, machine: str, extras: tuple[str, ...]) -> dict[str, str]:
+    """Name -> version of what uv.lock pins for the project's ``extras`` on Lambda's Linux."""
+    lock = tomllib.loads((ROOT / "uv.lock").read_text(encoding="utf-8"))
+    by_name: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for package in lock["package"]:
+        by_name[package["name"]].append(package)
+    environment = {
+        "python_version": python,
+        "python_full_version": f"{python}.0",
+        "implementation_name": "cpython",
+        "platform_python_implementation": "CPython",
+        "sys_platform": "linux",
+        "platform_system": "Linux",
+        "os_name": "posix",
+        "platform_machine": machine,
+        "extra": "",
+    }
+
+    def locked(edge: dict[str, Any]) -> dict[str, Any]:
+        candidates = [
+            p for p in by_name[edge["name"]] if edge.get("version", p["version"]) == p["version"]
+        ]
+        assert len(candidates) == 1, f"uv.lock: {edge} names {len(candidates)} packages"
+        return candidates[0]
+
+    (project,) = by_name["thumbnailer"]
+    edges = [*project.get("dependencies", [])]
+    edges += [edge for extra in extras for edge in project["optional-dependencies"][extra]]
+    found: dict[str, str] = {}
+    seen_extras: set[tuple[str, str]] = set()
+    while edges:
+        edge = edges.pop()
+        if "marker" in edge and not Marker(edge["marker"]).evaluate(environment):
+            continue
+        package = locked(edge)
+        name = package["name"]
+        if name not in found:
+            found[name] = package["version"]
+            edges += package.get("dependencies", [])
+        assert found[name] == package["version"], f"{name}: two locked versions reached"
+        for extra in edge.get("extra", []):
+            if (name, extra) not in seen_extras:
+                seen_extras.add((name, extra))
+                edges += package["optional-dependencies"][extra]
+    return found
 
 
 def test_build_is_byte_identical(artifact_x86: BuildResult, tmp_path: Path) -> None:
@@ -65,6 +180,8 @@ def test_layout_and_limits(artifact_x86: BuildResult) -> None:
     assert any(n.startswith("python/_libvips") and n.endswith(".so") for n in layer_names)
     assert any(n.startswith("python/pyvips_binary.libs/libvips") for n in layer_names)
     assert all(n.endswith((".py", ".pyi")) for n in layer_names if n.startswith("python/pyvips/"))
+    assert not any(n.startswith("python/.") for n in layer_names), "no installer leftovers"
+    assert not any(n.endswith(".pth") for n in layer_names), "Lambda never reads .pth files"
     assert names == sorted(names) and layer_names == sorted(layer_names)
     assert {i.date_time for i in infos} == {(1980, 1, 1, 0, 0, 0)}
     assert artifact_x86.unzipped_total <= 250 * 1024 * 1024
@@ -72,18 +189,94 @@ def test_layout_and_limits(artifact_x86: BuildResult) -> None:
     assert machines and set(machines.values()) == {ELF_MACHINE["x86_64"]}
 
 
-def test_without_leaves_decoders_out(tmp_path: Path) -> None:
-    slim = build(tmp_path, python="3.12", arch="x86_64", without=["video", "pdf", "vips"])
-    with zipfile.ZipFile(slim.layer_zip) as archive:
+def test_package_command_writes_the_zips_and_prints_their_sizes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A 5 MB upload limit instead of 50, so this small layer must go through S3 (the real
+    # limit's boundary is in the unit tests).
+    module = importlib.import_module("thumbnailer.packaging.build")
+    monkeypatch.setattr(module, "DIRECT_UPLOAD_LIMIT", 5 * MB)
+    out = tmp_path / "dist"
+    args = ["--python", "3.12", "--arch", "x86_64", "--without", "video,pdf,vips"]
+    assert main(["package", *args, "--out", str(out)]) == 0
+    printed = capsys.readouterr()
+    assert printed.err == ""
+    function_zip, layer_zip = out / "function.zip", out / "layer-3.12-x86_64.zip"
+    assert sorted(out.iterdir()) == [function_zip, layer_zip], "the two zips and nothing else"
+
+    with zipfile.ZipFile(layer_zip) as archive:
         tops = {n.split("/")[1] for n in archive.namelist()}
+        layer_unzipped = sum(i.file_size for i in archive.infolist())
     assert "av" not in tops and "pypdfium2" not in tops
     assert not {t for t in tops if "vips" in t}, "--without vips leaves pyvips and libvips out"
     assert "PIL" in tops and "pillow_heif" in tops
-    # The build says what the function does without them.
-    notes = [line for line in slim.summary().splitlines() if line.startswith("without ")]
-    left_out = [note.split(":")[0] for note in notes]
-    assert left_out == ["without pdf", "without video", "without vips"]
+    with zipfile.ZipFile(function_zip) as archive:
+        function_unzipped = sum(i.file_size for i in archive.infolist())
+
+    lines = printed.out.splitlines()
+    assert lines[:4] == [
+        "built for python3.12 x86_64 with extras aws,heif",
+        f"{function_zip}: {function_zip.stat().st_size / MB:.1f} MB zipped, "
+        f"{function_unzipped / MB:.1f} MB unzipped",
+        f"{layer_zip}: {layer_zip.stat().st_size / MB:.1f} MB zipped, "
+        f"{layer_unzipped / MB:.1f} MB unzipped",
+        f"function + layer unzipped: {(function_unzipped + layer_unzipped) / MB:.1f} MB "
+        "(Lambda limit 250 MB)",
+    ]
+    assert function_zip.stat().st_size < 5 * MB < layer_zip.stat().st_size
+    over = [line for line in lines if "through S3" in line]
+    assert over == [
+        f"{layer_zip.name} is over 5 MB: it must be deployed through S3 (the module's default; "
+        "keep create_artifacts_bucket on or set artifacts_bucket)"
+    ]
+    # The command says what the function does without each decoder left out.
+    notes = [line for line in lines if line.startswith("without ")]
+    assert [note.split(":")[0] for note in notes] == [
+        "without pdf",
+        "without video",
+        "without vips",
+    ]
     assert "AVIF decodes through Pillow" in notes[1]
+    assert lines == [*lines[:4], *over, *notes]
+
+
+def test_package_command_refuses_a_build_over_lambdas_unzipped_limit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No real layer fits in 10 MB (Pillow and boto3 alone are several times that).
+    module = importlib.import_module("thumbnailer.packaging.build")
+    monkeypatch.setattr(module, "UNZIPPED_LIMIT", 10 * MB)
+    out = tmp_path / "dist"
+    args = ["--arch", "x86_64", "--without", "heif,pdf,video,vips", "--out", str(out)]
+    assert main(["package", *args]) == 2
+    printed = capsys.readouterr()
+    assert printed.out == ""
+    match = re.fullmatch(
+        r"thumbnailer package: function \+ layer are (\d+\.\d) MB unzipped, over Lambda's "
+        r"10 MB: leave decoders out with --without\n",
+        printed.err,
+    )
+    assert match, printed.err
+    assert float(match[1]) > 10
+    assert not list(out.iterdir()), "no zip Lambda would refuse is left behind"
+
+
+def test_layer_holds_exactly_the_locked_versions(artifact_x86: BuildResult) -> None:
+    in_layer = _layer_versions(artifact_x86.layer_zip)
+    locked = _locked_versions("3.12", "x86_64", artifact_x86.extras)
+    assert in_layer == locked
+    # The closure really reaches the decoders and the runtime libraries.
+    for name in ("pillow", "pillow-heif", "pypdfium2", "av", "pyvips", "pyvips-binary"):
+        assert name in in_layer
+    for name in ("boto3", "botocore", "aws-lambda-powertools"):
+        assert name in in_layer
+    # av is locked twice (one version per Python range): the layer has the python3.12 one.
+    assert in_layer["av"] == _locked_versions("3.12", "x86_64", ("video",))["av"]
+    assert in_layer["av"] != _locked_versions("3.11", "x86_64", ("video",))["av"]
+
+
+def test_every_wheel_in_the_layer_is_manylinux_for_x86_64(artifact_x86: BuildResult) -> None:
+    _assert_wheels_are_for_lambda(artifact_x86.layer_zip, "3.12", "x86_64")
 
 
 def test_arm64_layer_has_aarch64_wheels_and_binaries(tmp_path: Path) -> None:
@@ -94,17 +287,7 @@ def test_arm64_layer_has_aarch64_wheels_and_binaries(tmp_path: Path) -> None:
     wrong = {n: m for n, m in machines.items() if m != ELF_MACHINE["arm64"]}
     assert not wrong, f"non-aarch64 binaries in the arm64 layer: {sorted(wrong)[:5]}"
     assert any(n.startswith("python/_libvips") for n in machines), "libvips for aarch64"
-    with zipfile.ZipFile(result.layer_zip) as archive:
-        tags = [
-            line.split(":", 1)[1].strip()
-            for name in archive.namelist()
-            if name.endswith(".dist-info/WHEEL")
-            for line in archive.read(name).decode().splitlines()
-            if line.startswith("Tag:")
-        ]
-    platform_tags = [t for t in tags if not t.endswith("-any")]
-    assert platform_tags and all("aarch64" in t for t in platform_tags)
-    assert all("cp312" in t or "abi3" in t or t.startswith("py3") for t in platform_tags)
+    _assert_wheels_are_for_lambda(result.layer_zip, "3.12", "arm64")
 
 
 _RUN_HANDLER = """
