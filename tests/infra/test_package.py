@@ -291,8 +291,16 @@ def test_arm64_layer_has_aarch64_wheels_and_binaries(tmp_path: Path) -> None:
 
 
 _RUN_HANDLER = """
-import json, sys
+import sys
+# Started with -I -S: no site-packages, no PYTHONPATH, not even the current folder. The path is
+# what Lambda's bootstrap gives a function: /var/task, then /opt/python, then the stdlib.
+task, layer = sys.argv[1:3]
+sys.path[:0] = [task, layer]
+
+import json, sysconfig
 import PIL
+import aws_lambda_powertools, boto3, botocore
+import thumbnailer
 from thumbnailer.aws_lambda import handler
 
 class Context:
@@ -334,6 +342,16 @@ print(json.dumps({
     "png_thumbnail": [thumbnail.width, thumbnail.height],
     "libwebp": _libwebp.load().path,
     "webp_thumbnail": [webp_thumbnail.width, webp_thumbnail.height],
+    "thumbnailer": thumbnailer.__file__,
+    "powertools": aws_lambda_powertools.__file__,
+    "boto3": boto3.__file__,
+    "botocore": botocore.__file__,
+    "site_imported": "site" in sys.modules,
+    "path": sys.path,
+    "stdlib": sorted({sysconfig.get_path("stdlib"), sysconfig.get_path("platstdlib")}),
+    "modules": sorted(
+        {getattr(m, "__file__", None) or "" for m in list(sys.modules.values())} - {""}
+    ),
 }))
 """
 
@@ -361,6 +379,7 @@ def test_handler_runs_from_the_unpacked_artifact_on_python312(
     artifact_x86: BuildResult, tmp_path: Path, moto_server: MotoServer, python312: Path
 ) -> None:
     task, opt = tmp_path / "var-task", tmp_path / "opt"
+    layer = opt / "python"
     with zipfile.ZipFile(artifact_x86.function_zip) as archive:
         archive.extractall(task)
     with zipfile.ZipFile(artifact_x86.layer_zip) as archive:
@@ -381,10 +400,7 @@ def test_handler_runs_from_the_unpacked_artifact_on_python312(
     s3.put_object(Bucket="proof-source", Key=key, Body=photo.getvalue())
 
     env = {
-        # Only what Lambda gives a function: /var/task and /opt/python on the path.
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "PYTHONPATH": os.pathsep.join([str(task), str(opt / "python")]),
-        "PYTHONNOUSERSITE": "1",
         "LAMBDA_TASK_ROOT": str(task),
         "AWS_LAMBDA_FUNCTION_NAME": "thumbnailer",
         "POWERTOOLS_SERVICE_NAME": "thumbnailer",
@@ -395,7 +411,9 @@ def test_handler_runs_from_the_unpacked_artifact_on_python312(
         **credentials,
     }
     completed = subprocess.run(
-        [str(python312), "-s", "-c", _RUN_HANDLER],
+        # -I: no PYTHON* variables, no user site, no script folder; -S: no site-packages at
+        # all. Whatever imports must come from the unpacked zips or the standard library.
+        [str(python312), "-I", "-S", "-c", _RUN_HANDLER, str(task), str(layer)],
         input=json.dumps(_s3_event("proof-source", key, len(photo.getvalue()))),
         capture_output=True,
         text=True,
@@ -407,13 +425,30 @@ def test_handler_runs_from_the_unpacked_artifact_on_python312(
     assert completed.returncode == 0, completed.stderr[-3000:]
     report = json.loads(completed.stdout.strip().splitlines()[-1])
     assert report["version"] == [3, 12]
-    assert report["pil"].startswith(str(opt / "python")), "Pillow must come from the layer"
-    assert report["pyvips"].startswith(str(opt / "python")), "pyvips must come from the layer"
+    # Nothing could have come from an interpreter's site-packages: none was on the path.
+    assert not report["site_imported"]
+    stdlib = [Path(p) for p in report["stdlib"]]
+    stdlib_zip = stdlib[0].parent / "python312.zip"
+    assert report["path"][:2] == [str(task), str(layer)]
+    for entry in map(Path, report["path"][2:]):
+        assert entry == stdlib_zip or any(entry == s or s in entry.parents for s in stdlib), entry
+        assert "site-packages" not in entry.parts, entry
+    for loaded in map(Path, report["modules"]):
+        assert "site-packages" not in loaded.parts, f"{loaded}: from an installed site"
+        assert any(root in loaded.parents for root in (task, layer, *stdlib)), loaded
+    assert Path(report["thumbnailer"]) == task / "thumbnailer" / "__init__.py"
+    assert Path(report["pil"]) == layer / "PIL" / "__init__.py", "Pillow must come from the layer"
+    assert Path(report["pyvips"]) == layer / "pyvips" / "__init__.py"
+    assert Path(report["powertools"]) == layer / "aws_lambda_powertools" / "__init__.py"
+    # boto3 and botocore too: the layer ships the locked copies on purpose, and /opt/python
+    # comes before the runtime's own copy on Lambda's path.
+    assert Path(report["boto3"]) == layer / "boto3" / "__init__.py"
+    assert Path(report["botocore"]) == layer / "botocore" / "__init__.py"
     # API mode: pyvips found the compiled _libvips of pyvips-binary, not a system libvips.
     assert report["pyvips_api_mode"] is True
     assert report["use_vips"] is True and report["vips_used"] is True
     assert report["png_thumbnail"] == [128, 85]
-    assert report["libwebp"].startswith(str(opt / "python")), "libwebp must be Pillow's copy"
+    assert Path(report["libwebp"]).is_relative_to(layer), "libwebp must be Pillow's copy"
     assert report["webp_thumbnail"] == [128, 85]
 
     listed = s3.list_objects_v2(Bucket="proof-thumbnails", Prefix="thumbnails/")
