@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from thumbnailer.errors import ConfigError
 from thumbnailer.packaging.build import ARCHITECTURES, OPTIONAL_EXTRAS, PYTHONS, build
 
 __all__ = ["register"]
@@ -21,7 +22,9 @@ def register(subparsers: Any) -> None:
             "dependencies as wheels for the Lambda platform. Same inputs, same bytes."
         ),
     )
-    parser.add_argument("--python", default="3.12", choices=PYTHONS, help="runtime (3.12)")
+    parser.add_argument(
+        "--python", default="3.12", choices=PYTHONS, help="Lambda runtime: 3.12 (default) or 3.13"
+    )
     parser.add_argument(
         "--arch", default="arm64", choices=sorted(ARCHITECTURES), help="architecture (arm64)"
     )
@@ -36,6 +39,12 @@ def register(subparsers: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.python == "3.11":
+        # build() still makes it: the local stack runs the artifact with a 3.11 interpreter.
+        raise ConfigError(
+            "--python 3.11: Lambda's python3.11 runtime runs on Amazon Linux 2 (glibc 2.26), "
+            "which cannot load the layer's manylinux_2_28 wheels; use 3.12 or 3.13"
+        )
     result = build(
         out_dir=args.out,
         python=args.python,

@@ -39,6 +39,16 @@ def test_flags_outside_the_choices_are_usage_errors(
     assert not (tmp_path / "dist").exists()
 
 
+def test_python_311_is_refused_for_lambda(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["package", "--python", "3.11", "--out", str(tmp_path / "dist")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "Amazon Linux 2 (glibc 2.26)" in err and "use 3.12 or 3.13" in err
+    assert not (tmp_path / "dist").exists()
+
+
 def test_unknown_decoder_to_leave_out_is_a_usage_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
