@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import io
 import json
 import logging
@@ -192,6 +193,7 @@ def sqs_event(*bodies: Any) -> dict[str, Any]:
         record["messageId"] = f"message-{i}"
         record["receiptHandle"] = f"handle-{i}"
         record["body"] = body if isinstance(body, str) else json.dumps(body)
+        record["md5OfBody"] = hashlib.md5(record["body"].encode()).hexdigest()  # as SQS sends it
         records.append(record)
     return {"Records": records}
 
