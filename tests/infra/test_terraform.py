@@ -154,10 +154,10 @@ provider "aws" {{
     )
 
 
-def _module(staged: Path, arguments: str) -> str:
-    """A module block of the staged module with the stub artifact and ``arguments``."""
+def _module(staged: Path, arguments: str, label: str = "t") -> str:
+    """A module block (``module.<label>``) of the staged module: stub artifact, ``arguments``."""
     return f"""
-module "t" {{
+module "{label}" {{
   source       = "{staged / "modules" / "thumbnailer"}"
   function_zip = "f.zip"
   layer_zip    = "f.zip"
@@ -256,6 +256,10 @@ def test_same_bucket_without_separating_prefix_fails_at_plan(staged: Path, tmp_p
         ('sizes = ["128x128", "0128x128"]', "sizes must not repeat"),
         ('key_template = "{prefix}{size}/{key}"', "key_template may use only the fields"),
         ('key_template = "{prefix}{key"', "key_template has a brace"),
+        # str.format could not fill these in: the function would refuse to start.
+        ('key_template = "{prefix}{key:05d}"', "key_template has a format spec"),
+        ('key_template = "{prefix}{key}_{width:s}"', "key_template has a format spec"),
+        ('key_template = "{prefix}{key} "', "key_template must not start or end with whitespace"),
         (
             'sizes = ["128x128", "512x512"]\n  key_template = "{prefix}{key}"',
             "must tell the sizes apart",
@@ -278,6 +282,17 @@ def test_same_bucket_without_separating_prefix_fails_at_plan(staged: Path, tmp_p
             "maximum_concurrency (50) must not exceed reserved_concurrency (10)",
         ),
         ('format = "gif"', "format must be"),
+        (
+            'ses_sender = "thumbnailer@example.com"\n'
+            '  ses_recipients = ["ops@example.com", "ops at example.com"]',
+            "ses_recipients must be email addresses",
+        ),
+        # The function reads them as one comma-separated list.
+        (
+            'ses_sender = "thumbnailer@example.com"\n'
+            '  ses_recipients = ["a@example.com,b@example.com"]',
+            "ses_recipients must be email addresses",
+        ),
         ("memory_size = 64", "memory_size must be"),
         ("timeout = 901", "timeout must be"),
         ("timeout = 20", "time_budget_seconds (30) must be below timeout"),
@@ -303,27 +318,38 @@ def test_invalid_settings_fail_at_plan(
     assert message in error.message
 
 
-@pytest.mark.parametrize(
-    "arguments",
-    [
-        # EventBridge patterns may overlap: only S3 notifications refuse it.
-        'trigger = "eventbridge"\n  include_prefixes = ["photos/", "photos/raw/"]',
-        'trigger = "sqs"\n  include_prefixes = ["photos/", "photosraw/", "raw/"]',
-        "maximum_concurrency = 10\n  reserved_concurrency = 10",
-        "maximum_concurrency = 10",
-    ],
-)
-def test_valid_settings_pass_the_plan(staged: Path, tmp_path: Path, arguments: str) -> None:
+VALID_SETTINGS = [
+    # EventBridge patterns may overlap: only S3 notifications refuse it.
+    'trigger = "eventbridge"\n  include_prefixes = ["photos/", "photos/raw/"]',
+    'trigger = "sqs"\n  include_prefixes = ["photos/", "photosraw/", "raw/"]',
+    "maximum_concurrency = 10\n  reserved_concurrency = 10",
+    "maximum_concurrency = 10",
+    'ses_sender = "thumbnailer@example.com"\n  ses_recipients = ["ops@example.com"]',
+    # One bucket for sources and thumbnails: the trigger fires only under include_prefixes
+    # disjoint from prefix (thumbnails/) and failure_prefix (failed/).
+    'source_bucket = "photos"\n  destination_bucket = "photos"\n  include_prefixes = ["uploads/"]',
+    'source_bucket = "photos"\n  destination_bucket = "photos"\n  trigger = "sqs"\n'
+    '  include_prefixes = ["uploads/", "thumbnails-in/"]',
+    'source_bucket = "photos"\n  destination_bucket = "photos"\n  trigger = "direct"\n'
+    '  include_prefixes = ["uploads/"]\n  prefix = "derived/thumbs/"\n  failure_prefix = ""',
+]
+
+
+def test_valid_settings_pass_the_plan(staged: Path, tmp_path: Path) -> None:
+    # Planned together, one module block each: a plan per case would cost a Terraform start.
     buckets = 'source_bucket = "photos-in"\n  destination_bucket = "photos-out"\n  '
-    tf = _root(tmp_path, _module(staged, buckets + arguments))
+    blocks = {
+        f"valid{i}": _module(
+            staged, ("" if "source_bucket" in arguments else buckets) + arguments, f"valid{i}"
+        )
+        for i, arguments in enumerate(VALID_SETTINGS)
+    }
+    tf = _root(tmp_path, "")
+    (tmp_path / "root" / "modules.tf").write_text("".join(blocks.values()))
     tf.init()
-    tf.run(
-        "plan",
-        "-no-color",
-        "-input=false",
-        "-refresh=false",
-        "-target=module.t.terraform_data.validation",
-    )
+    verdicts = _plan_verdicts(tf, blocks)
+    refused = [VALID_SETTINGS[int(label[5:])] for label, ok in verdicts.items() if not ok]
+    assert refused == []
 
 
 # (key_template, sizes, max_attempts, max_input_bytes, max_input_pixels), each accepted or
@@ -353,11 +379,43 @@ AGREED: list[tuple[str, list[str], float, float, float]] = [
     (TEMPLATE, ["128x128"], 3, 1024, 2.5),
     ("{prefix}{key}{}", ["128x128"], 3, 1024, 1000),  # a positional field
     ("{prefix}{key!x}", ["128x128"], 3, 1024, 1000),  # an unknown conversion
-]
-# Refused by Settings.from_env, which fills the template in once, but not by the module: a
-# format spec that the field's type does not take.
-LOOSER = [
-    "{prefix}{key:05d}",
+    # Format specs: the function fills the template in once, with strings for every field
+    # but width and height (integers), and strings for any field after a conversion.
+    *[
+        (f"{{prefix}}{{stem}}_{{width}}x{{height}}{spec}", ["128x128", "512x512"], 3, 1024, 1000)
+        for spec in (
+            "{key:05d}",
+            "{key:x}",
+            "{key:%}",
+            "{key:+}",
+            "{key:#}",
+            "{key:=20}",
+            "{key:,}",
+            "{key:z}",
+            "{key:.}",
+            "{key:05}",
+            "{key:*^20.8s}",
+            "{name:.40}",
+            "{ext:<5}",
+            "{width:05d}",
+            "{width:+,}",
+            "{width:#_x}",
+            "{width:,x}",
+            "{width:.2f}",
+            "{width:z.1%}",
+            "{width:zd}",
+            "{width:.2}",
+            "{width:s}",
+            "{height:=+8}",
+            "{height:c}",
+            "{height:+c}",
+            "{height:,n}",
+            "{width!r:05d}",
+            "{width!s:>8}",
+            "{width!a:.2}",
+            "{key!r:x<30}",
+        )
+    ],
 ]
 
 
@@ -385,48 +443,85 @@ def _accepted_by_settings(
     return True
 
 
+def _hcl(value: str | float | list[str]) -> str:
+    """``value`` as an HCL literal (a string's ``${`` and ``%{`` kept literal)."""
+    return json.dumps(value).replace("${", "$${").replace("%{", "%%{")
+
+
+def _plan_verdicts(tf: Terraform, blocks: dict[str, str]) -> dict[str, bool]:
+    """Whether the plan accepts each module block (by label), the blocks planned together.
+
+    The blocks go to ``modules.tf`` in ``tf``'s root, initialised with all of them. Terraform
+    validates every module's variables before it plans anything: while some are refused, each
+    error names its module block, and the rest are planned again without them. Once the
+    variables pass, every module's validation resource is planned, its preconditions checked:
+    accepted are the modules it plans to create.
+    """
+    verdicts: dict[str, bool] = {}
+    pending = dict(blocks)
+    while pending:
+        (tf.working_dir / "modules.tf").write_text("".join(pending.values()))
+        command = [tf.binary, f"-chdir={tf.working_dir}", "plan", "-json", "-no-color"]
+        command += ["-input=false", "-refresh=false", "-lock=false"]
+        command += [f"-target=module.{label}.terraform_data.validation" for label in pending]
+        result = subprocess.run(
+            command, env=tf.env(), capture_output=True, text=True, timeout=600, check=False
+        )
+        events = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+        errors = [
+            e["diagnostic"]
+            for e in events
+            if e.get("type") == "diagnostic" and e["diagnostic"]["severity"] == "error"
+        ]
+        assert (result.returncode == 0) == (not errors), result.stderr or result.stdout[-2000:]
+        named = {
+            (d.get("snippet") or {}).get("context", "").removeprefix("module ").strip('"')
+            for d in errors
+        } & set(pending)
+        if named:
+            for label in named:
+                verdicts[label] = False
+                del pending[label]
+            continue
+        planned = {
+            e["change"]["resource"]["module"].removeprefix("module.")
+            for e in events
+            if e.get("type") == "planned_change"
+        }
+        # Nothing but preconditions may stop a module once its variables pass.
+        assert {d["summary"] for d in errors} <= {"Resource precondition failed"}, errors
+        assert len(errors) >= len(set(pending) - planned), errors
+        verdicts.update({label: label in planned for label in pending})
+        break
+    return verdicts
+
+
 def test_plan_accepts_exactly_what_the_function_accepts(staged: Path, tmp_path: Path) -> None:
     # Every value the plan lets through must also start the function: one it refuses at cold
-    # start leaves every message to fail until the dead-letter queue.
-    variables = {
-        "key_template": "string",
-        "sizes": "list(string)",
-        "max_attempts": "number",
-        "max_input_bytes": "number",
-        "max_input_pixels": "number",
+    # start leaves every message to fail until the dead-letter queue. And the plan refuses
+    # nothing the function would take. Every case is a module block of one root, planned
+    # together (a plan per case would cost a Terraform start each).
+    names = ("key_template", "sizes", "max_attempts", "max_input_bytes", "max_input_pixels")
+    blocks = {
+        f"case{i}": _module(
+            staged,
+            'source_bucket = "photos-in"\n  destination_bucket = "photos-out"\n  '
+            + "\n  ".join(f"{n} = {_hcl(v)}" for n, v in zip(names, case, strict=True)),
+            f"case{i}",
+        )
+        for i, case in enumerate(AGREED)
     }
-    declared = "\n".join(f'variable "{n}" {{\n  type = {t}\n}}' for n, t in variables.items())
-    passed = "\n  ".join(f"{n} = var.{n}" for n in variables)
-    arguments = f'source_bucket = "photos-in"\n  destination_bucket = "photos-out"\n  {passed}'
-    tf = _root(tmp_path, declared + _module(staged, arguments))
+    tf = _root(tmp_path, "")
+    (tmp_path / "root" / "modules.tf").write_text("".join(blocks.values()))
     tf.init()
-
-    def plan_accepts(case: tuple[str, list[str], float, float, float]) -> bool:
-        values = dict(zip(variables, case, strict=True))
-        flags = [
-            f"-var={n}={v if isinstance(v, str) else json.dumps(v)}" for n, v in values.items()
-        ]
-        try:
-            tf.run(
-                "plan",
-                "-no-color",
-                "-input=false",
-                "-refresh=false",
-                "-lock=false",
-                "-target=module.t.terraform_data.validation",
-                *flags,
-            )
-        except TerraformError:
-            return False
-        return True
-
-    looser = [(t, ["128x128"], 3, 1024, 1000) for t in LOOSER]
-    with ThreadPoolExecutor(4) as pool:
-        planned = list(pool.map(plan_accepts, AGREED + looser))
-    for case, accepted in zip(AGREED, planned, strict=False):
-        assert accepted == _accepted_by_settings(*case), case
-    for case, accepted in zip(looser, planned[len(AGREED) :], strict=True):
-        assert accepted and not _accepted_by_settings(*case), case
+    verdicts = _plan_verdicts(tf, blocks)
+    planned = [verdicts[f"case{i}"] for i in range(len(AGREED))]
+    disagree = [
+        (case, accepted)
+        for case, accepted in zip(AGREED, planned, strict=True)
+        if accepted != _accepted_by_settings(*case)
+    ]
+    assert disagree == [], "(case, accepted by the plan) where Settings.from_env decides otherwise"
     assert any(planned) and not all(planned)
 
 

@@ -180,7 +180,7 @@ variable "prefix" {
 }
 
 variable "key_template" {
-  description = "Destination key template (Python `str.format`); fields: `prefix`, `key`, `stem`, `dir`, `name`, `width`, `height`, `ext`, each optionally with `!r`/`!s`/`!a` and a format spec (`{width:05d}`); `{{` and `}}` are literal braces. Must start with {prefix}, contain {stem}, {key} or {name}, and tell the sizes apart ({width} and/or {height}) when there are several."
+  description = "Destination key template (Python `str.format`); fields: `prefix`, `key`, `stem`, `dir`, `name`, `width`, `height`, `ext`, each optionally with `!r`/`!s`/`!a` and a format spec its value takes (`width` and `height` are integers, e.g. `{width:05d}`; the other fields, and any field after `!r`/`!s`/`!a`, strings, e.g. `{name:.40}`); `{{` and `}}` are literal braces. Must start with {prefix}, contain {stem}, {key} or {name}, and tell the sizes apart ({width} and/or {height}) when there are several."
   type        = string
   default     = "{prefix}{stem}_{width}x{height}.{ext}"
 
@@ -211,6 +211,27 @@ variable "key_template" {
       if can(regex("^\\{(stem|key|name)[!:}]", t))
     ]) > 0
     error_message = "key_template must contain {stem}, {key} or {name}."
+  }
+
+  validation {
+    # The function fills the template in once at cold start (str.format): a format spec the
+    # field's value cannot take stops it there. width and height are integers; the other
+    # fields, and any field after !r, !s or !a, are strings. Each spec is matched against
+    # Python's format-spec grammar ([[fill]align][sign][z][#][0][width][grouping][.precision]
+    # [type]) as str and int apply it.
+    condition = alltrue([
+      for t in regexall("\\{\\{|\\}\\}|\\{[^{}]*\\}|[^{}]+|[{}]", var.key_template) :
+      can(regex("^\\{((prefix|key|stem|dir|name|ext)(![rsa])?|(width|height)![rsa])(:([^{}]?[<>^])?[0-9]*(\\.[0-9]+)?s?)?\\}$", t))
+      || can(regex("^\\{(width|height)(:([^{}]?[<>=^])?([-+ ]?z?#?[0-9]*[,_]?(\\.[0-9]+)?[eEfFgG%]|[-+ ]?#?[0-9]*[,_]?d?|[-+ ]?#?[0-9]*_?[boxX]|[-+ ]?#?[0-9]*n|[0-9]*c))?\\}$", t))
+      if can(regex("^\\{(prefix|key|stem|dir|name|width|height|ext)(![rsa])?(:[^{}]*)?\\}$", t))
+    ])
+    error_message = "key_template has a format spec its field cannot take (the function could not fill it in): {prefix}, {key}, {stem}, {dir}, {name} and {ext} are strings (fill, align <, > or ^, width, .precision, type s, e.g. {name:.40}); {width} and {height} are integers (e.g. {width:05d}); after !r, !s or !a every field is a string."
+  }
+
+  validation {
+    # The function strips the template: the thumbnails' keys would lose the spaces.
+    condition     = trimspace(var.key_template) == var.key_template
+    error_message = "key_template must not start or end with whitespace (the function strips it)."
   }
 }
 
@@ -619,9 +640,15 @@ variable "ses_sender" {
 }
 
 variable "ses_recipients" {
-  description = "Recipients of failure emails; required when ses_sender is set."
+  description = "Recipients of failure emails (email addresses); required when ses_sender is set."
   type        = list(string)
   default     = []
+
+  validation {
+    # The function reads them as one comma-separated list: an address may hold no comma.
+    condition     = alltrue([for e in var.ses_recipients : can(regex("^[^@\\s,]+@[^@\\s,]+\\.[^@\\s,]+$", e))])
+    error_message = "ses_recipients must be email addresses (without commas)."
+  }
 }
 
 variable "create_ses_identity" {
