@@ -8,6 +8,7 @@ destroy it.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import zipfile
 from collections.abc import Iterator
@@ -73,6 +74,52 @@ def test_example_validates(example: str, staged: Path, tmp_path: Path) -> None:
     tf.validate()
 
 
+def test_basic_example_plans_the_seed_design(tmp_path: Path, moto_server: MotoServer) -> None:
+    # The example as a user runs it: its terraform.tfvars.example copied to terraform.tfvars,
+    # its provider pointed at the emulator by an override file.
+    example = INFRA / "examples" / "basic"
+    tfvars = (example / "terraform.tfvars.example").read_text()
+    values = dict(re.findall(r'^(\w+)\s*=\s*"([^"]*)"', tfvars, re.M))
+    assert set(values) == {"source_bucket", "destination_bucket"}
+    staged = stage_infra(INFRA, tmp_path / "infra") / "examples" / "basic"
+    (staged / "terraform.tfvars").write_text(tfvars)
+    (staged / "emulator_override.tf").write_text(_provider(moto_server.endpoint))
+    tf = _terraform(staged.parent.parent, "basic", tmp_path)
+    tf.init()
+    stub = _stub_zip(tmp_path / "stub.zip")
+    shown = _plan_json(tf, tmp_path, f"-var=function_zip={stub}", f"-var=layer_zip={stub}")
+
+    call = shown["configuration"]["root_module"]["module_calls"]["thumbnailer"]["expressions"]
+    assert call["sizes"]["constant_value"] == ["128x128"]
+    assert call["prefix"]["constant_value"] == "thumbnails/"
+    assert call["trigger"]["constant_value"] == "direct"
+    changes = {
+        c["address"].removeprefix("module.thumbnailer."): c for c in shown["resource_changes"]
+    }
+    buckets = {
+        address: change["change"]["after"].get("bucket")
+        for address, change in changes.items()
+        if address.startswith("aws_s3_bucket.this[")
+    }
+    assert buckets == {
+        'aws_s3_bucket.this["source"]': values["source_bucket"],
+        'aws_s3_bucket.this["destination"]': values["destination_bucket"],
+        'aws_s3_bucket.this["artifacts"]': None,  # a generated name
+    }
+    # S3 invokes the function: no queue, asynchronous retries, the DLQ as on-failure target.
+    assert not [a for a in changes if a.startswith(("aws_sqs_queue.this", "aws_lambda_event"))]
+    invoke = changes["aws_lambda_function_event_invoke_config.direct[0]"]["change"]["after"]
+    assert invoke["maximum_retry_attempts"] == 2
+    notification = changes["aws_s3_bucket_notification.this[0]"]["change"]["after"]
+    assert notification["bucket"] == values["source_bucket"]
+    assert notification["queue"] == [] and notification["eventbridge"] is False
+    (target,) = notification["lambda_function"]
+    assert sorted(target["events"]) == ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]
+    policy = changes["data.aws_iam_policy_document.function"]["change"]["after"]
+    (thumbnails,) = [s for s in policy["statement"] if s["sid"] == "WriteThumbnails"]
+    assert thumbnails["resources"] == [f"arn:aws:s3:::{values['destination_bucket']}/thumbnails/*"]
+
+
 def test_zips_wait_for_the_artifacts_bucket_settings(staged: Path, tmp_path: Path) -> None:
     # Uploaded after the bucket's encryption and versioning exist (so stored with its KMS key,
     # as versions), destroyed before them (no delete marker left for force_destroy): the
@@ -117,21 +164,15 @@ SERVICES = (
 )
 
 
-def _root(work: Path, body: str, endpoint: str | None = None) -> Terraform:
-    """A root module in ``work/root``: a provider (offline, or at ``endpoint``) and ``body``.
-
-    ``f.zip`` beside it is a stub artifact; ``MODULE`` in ``body`` is the staged module's path.
-    """
-    root = work / "root"
-    root.mkdir()
+def _provider(endpoint: str | None) -> str:
+    """An AWS provider with test credentials: offline, or with every service at ``endpoint``."""
     if endpoint is None:
         # Enough for plans that never read a data source (targeted at the validation).
-        provider = "skip_requesting_account_id = true"
+        settings = "skip_requesting_account_id = true"
     else:
         endpoints = "\n".join(f'    {name} = "{endpoint}"' for name in SERVICES)
-        provider = f"s3_use_path_style = true\n  endpoints {{\n{endpoints}\n  }}"
-    (root / "main.tf").write_text(
-        f"""
+        settings = f"s3_use_path_style = true\n  endpoints {{\n{endpoints}\n  }}"
+    return f"""
 provider "aws" {{
   region                      = "us-east-1"
   access_key                  = "test"
@@ -139,11 +180,19 @@ provider "aws" {{
   skip_credentials_validation = true
   skip_metadata_api_check     = true
   skip_region_validation      = true
-  {provider}
+  {settings}
 }}
-{body}
 """
-    )
+
+
+def _root(work: Path, body: str, endpoint: str | None = None) -> Terraform:
+    """A root module in ``work/root``: a provider (offline, or at ``endpoint``) and ``body``.
+
+    ``f.zip`` beside it is a stub artifact; ``MODULE`` in ``body`` is the staged module's path.
+    """
+    root = work / "root"
+    root.mkdir()
+    (root / "main.tf").write_text(f"{_provider(endpoint)}\n{body}\n")
     with zipfile.ZipFile(root / "f.zip", "w") as archive:
         archive.writestr("thumbnailer/__init__.py", "")
     return Terraform(
@@ -181,11 +230,17 @@ def _plan_module(staged: Path, tmp_path: Path, arguments: str) -> TerraformError
     return caught.value
 
 
+def _plan_json(tf: Terraform, work: Path, *args: str) -> dict[str, Any]:
+    """Plan ``tf`` in full (its provider at a moto server) and return ``terraform show -json``."""
+    plan = work / "plan.bin"
+    tf.run("plan", "-no-color", "-input=false", f"-state={tf.state_file}", f"-out={plan}", *args)
+    shown: dict[str, Any] = json.loads(tf.run("show", "-no-color", "-json", str(plan)))
+    return shown
+
+
 def _planned_resources(tf: Terraform, work: Path) -> list[dict[str, Any]]:
     """Plan ``tf`` in full (its provider at a moto server) and return the module's resources."""
-    plan = work / "plan.bin"
-    tf.run("plan", "-no-color", "-input=false", f"-state={tf.state_file}", f"-out={plan}")
-    shown = json.loads(tf.run("show", "-no-color", "-json", str(plan)))
+    shown = _plan_json(tf, work)
     resources: list[dict[str, Any]] = []
     todo = [shown["planned_values"]["root_module"]]
     while todo:
@@ -237,6 +292,114 @@ def test_the_longest_name_fits_every_derived_name(
                 assert len(value) <= limit, (resource["address"], value)
                 checked.add(resource["type"])
     assert checked == set(NAME_LIMITS)
+
+
+# Variants planned together (one root, one plan against a moto server): what a default apply
+# never shows.
+VARIANTS = {
+    # Deletions are left alone: no delete permission, no deletion events.
+    "nodelete_sqs": 'trigger = "sqs"\n  delete_sync = false',
+    "nodelete_eventbridge": 'trigger = "eventbridge"\n  delete_sync = false',
+    # Thumbnails go to a bucket that exists: the module creates none for them.
+    "existing_destination": "create_destination_bucket = false",
+}
+
+
+@pytest.fixture(scope="module")
+def variants(staged: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """``terraform show -json`` of one plan holding a module instance per variant."""
+    work = tmp_path_factory.mktemp("variants")
+    body = "".join(
+        _module(
+            staged,
+            f'name = "{label}"\n  source_bucket = "{label.replace("_", "-")}-in"\n'
+            f'  destination_bucket = "{label.replace("_", "-")}-out"\n  {arguments}',
+            label,
+        )
+        for label, arguments in VARIANTS.items()
+    )
+    # The function's settings (its environment as a whole is unknown until the topic exists).
+    body += "".join(
+        f'output "{label}" {{\n  value = module.{label}.function_environment\n}}\n'
+        for label in VARIANTS
+    )
+    with MotoServer() as server:
+        tf = _root(work, body, server.endpoint)
+        tf.init()
+        return _plan_json(tf, work)
+
+
+def _planned(shown: dict[str, Any], address: str) -> dict[str, Any]:
+    """The planned values of ``address`` (a data source read at apply time included).
+
+    Values known only after apply are absent.
+    """
+    for change in shown["resource_changes"]:
+        if change["address"] == address:
+            after: dict[str, Any] = change["change"]["after"]
+            return after
+    # A data source read during the plan is in the prior state instead.
+    todo = [shown.get("prior_state", {}).get("values", {}).get("root_module", {})]
+    while todo:
+        module = todo.pop()
+        for resource in module.get("resources", []):
+            if resource["address"] == address:
+                values: dict[str, Any] = resource["values"]
+                return values
+        todo += module.get("child_modules", [])
+    raise AssertionError(f"{address} is not in the plan")
+
+
+def _planned_statements(shown: dict[str, Any], label: str) -> dict[str, dict[str, Any]]:
+    """The function policy's statements as planned, by sid."""
+    document = _planned(shown, f"module.{label}.data.aws_iam_policy_document.function")
+    return {s["sid"]: s for s in document["statement"]}
+
+
+@pytest.mark.parametrize("label", ["nodelete_sqs", "nodelete_eventbridge"])
+def test_delete_sync_off_neither_deletes_nor_hears_deletions(
+    variants: dict[str, Any], label: str
+) -> None:
+    statements = _planned_statements(variants, label)
+    actions = {a for s in statements.values() for a in s["actions"]}
+    assert "s3:DeleteObject" not in actions
+    for sid in ("WriteThumbnails", "WriteFailureMarkers"):
+        assert sorted(statements[sid]["actions"]) == ["s3:GetObject", "s3:PutObject"], sid
+    assert variants["output_changes"][label]["after"]["THUMBNAILER_DELETE_SYNC"] == "false"
+    notification = _planned(variants, f"module.{label}.aws_s3_bucket_notification.this[0]")
+    if label == "nodelete_sqs":
+        (queue,) = notification["queue"]
+        assert queue["events"] == ["s3:ObjectCreated:*"]
+    else:
+        assert notification["eventbridge"] is True
+        rule = _planned(variants, f"module.{label}.aws_cloudwatch_event_rule.s3[0]")
+        pattern = json.loads(rule["event_pattern"])
+        assert pattern["detail-type"] == ["Object Created"]
+    assert "Removed" not in json.dumps(notification)
+    assert "Deleted" not in json.dumps(notification)
+
+
+def test_existing_destination_bucket_is_used_not_created(variants: dict[str, Any]) -> None:
+    label, bucket = "existing_destination", "existing-destination-out"
+    created = {
+        c["address"]: c["change"]["after"]
+        for c in variants["resource_changes"]
+        if c["address"].startswith(f"module.{label}.aws_s3_bucket")
+    }
+    # Only the source and artifacts buckets, and their settings; nothing on the existing one.
+    assert {a.split("[")[0] for a in created} >= {f"module.{label}.aws_s3_bucket.this"}
+    assert all('["destination"]' not in address for address in created), sorted(created)
+    assert all(values.get("bucket") != bucket for values in created.values())
+    assert _planned(variants, f'module.{label}.aws_s3_bucket.this["source"]')["bucket"] == (
+        "existing-destination-in"
+    )
+    # The function writes there, and may.
+    environment = variants["output_changes"][label]["after"]
+    assert environment["THUMBNAILER_DESTINATION_BUCKET"] == bucket
+    statements = _planned_statements(variants, label)
+    assert statements["WriteThumbnails"]["resources"] == [f"arn:aws:s3:::{bucket}/thumbnails/*"]
+    assert statements["WriteFailureMarkers"]["resources"] == [f"arn:aws:s3:::{bucket}/failed/*"]
+    assert statements["ListThumbnails"]["resources"] == [f"arn:aws:s3:::{bucket}"]
 
 
 def test_same_bucket_without_separating_prefix_fails_at_plan(staged: Path, tmp_path: Path) -> None:
