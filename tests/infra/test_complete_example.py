@@ -133,10 +133,14 @@ def test_every_feature_applies(complete: tuple[dict[str, Any], dict[str, Any]]) 
     for url in (outputs["queue_url"], outputs["dlq_url"]):
         attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
         assert attributes["KmsMasterKeyId"] == key_arn
-    attributes = boto3.client("sns", **kwargs).get_topic_attributes(TopicArn=outputs["topic_arn"])[
-        "Attributes"
-    ]
+    sns = boto3.client("sns", **kwargs)
+    attributes = sns.get_topic_attributes(TopicArn=outputs["topic_arn"])["Attributes"]
     assert attributes["KmsMasterKeyId"] == key_arn
+    # Each of alert_emails subscribed to the alert topic (each confirms by email).
+    subscriptions = sns.list_subscriptions_by_topic(TopicArn=outputs["topic_arn"])
+    assert [(s["Protocol"], s["Endpoint"]) for s in subscriptions["Subscriptions"]] == [
+        ("email", "ops@example.com")
+    ]
 
     function = boto3.client("lambda", **kwargs).get_function(FunctionName=outputs["function_name"])[
         "Configuration"

@@ -13,7 +13,7 @@ import subprocess
 import zipfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_plus
@@ -24,7 +24,7 @@ import pytest
 from thumbnailer.errors import ConfigError
 from thumbnailer.local.emulator import MotoServer
 from thumbnailer.local.terraform import Terraform, TerraformError, stage_infra
-from thumbnailer.settings import VARIABLES, Settings
+from thumbnailer.settings import POWERTOOLS_VARIABLES, VARIABLES, Settings
 
 pytestmark = pytest.mark.infra
 
@@ -699,6 +699,7 @@ class Applied:
     endpoint: str
     outputs: dict[str, Any]
     error: BaseException | None = None
+    variables: dict[str, Any] = field(default_factory=dict)
 
     def client(self, service: str) -> Any:
         return boto3.client(
@@ -718,6 +719,12 @@ def _stub_zip(path: Path) -> Path:
     return path
 
 
+# Applied with every trigger: the trigger itself fires only under these prefixes.
+INCLUDE_PREFIXES = ["photos/", "raw/"]
+# A level other than the default for two of the stacks: the module passes it on.
+LOG_LEVELS = {"eventbridge": "INFO", "sqs": "DEBUG", "direct": "WARNING"}
+
+
 @pytest.fixture(scope="module")
 def applied(staged: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Applied]]:
     """Apply the local example once per trigger mode (in parallel), destroy afterwards."""
@@ -734,7 +741,10 @@ def applied(staged: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
             "name": f"tt-{trigger}",
             "function_zip": str(stub),
             "layer_zip": str(stub),
+            "include_prefixes": INCLUDE_PREFIXES,
             "include_suffixes": [".jpg", ".png"],
+            "batch_window_seconds": 2,
+            "log_level": LOG_LEVELS[trigger],
             # The module's default path (zips deployed through the bucket it creates) for two
             # triggers, the upload in the API call for the third.
             "create_artifacts_bucket": trigger != "direct",
@@ -748,9 +758,9 @@ def applied(staged: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         tf, variables = stacks[trigger]
         try:
             tf.apply(variables=variables, parallelism=20)
-            return Applied(trigger, servers[trigger].endpoint, tf.output())
+            return Applied(trigger, servers[trigger].endpoint, tf.output(), None, variables)
         except (TerraformError, ConfigError) as exc:
-            return Applied(trigger, servers[trigger].endpoint, {}, exc)
+            return Applied(trigger, servers[trigger].endpoint, {}, exc, variables)
 
     try:
         with ThreadPoolExecutor(len(TRIGGERS)) as pool:
@@ -790,15 +800,15 @@ def test_function_environment_is_exactly_the_settings(
         FunctionName=stack.outputs["function_name"]
     )
     env = config["Environment"]["Variables"]
+    # Every variable the function reads, and nothing else.
+    assert set(env) == {v.name for v in VARIABLES} | {v.name for v in POWERTOOLS_VARIABLES}
     thumbnailer_env = {k: v for k, v in env.items() if k.startswith("THUMBNAILER_")}
     assert thumbnailer_env == stack.outputs["function_environment"]
-    assert set(thumbnailer_env) == {v.name for v in VARIABLES}
-    assert set(env) - set(thumbnailer_env) <= {
-        "POWERTOOLS_SERVICE_NAME",
-        "POWERTOOLS_METRICS_NAMESPACE",
-        "POWERTOOLS_LOG_LEVEL",
-    }
+    assert env["POWERTOOLS_SERVICE_NAME"] == stack.outputs["function_name"]
+    assert env["POWERTOOLS_METRICS_NAMESPACE"] == "Thumbnailer"
     settings = Settings.from_env(env)  # what the handler does at cold start
+    assert settings.log_level == stack.variables["log_level"] == LOG_LEVELS[trigger]
+    assert settings.include_prefixes == tuple(INCLUDE_PREFIXES)
     assert settings.source_bucket == stack.outputs["source_bucket"]
     assert settings.destination_bucket == stack.outputs["destination_bucket"]
     assert [str(s) for s in settings.spec.sizes] == ["128x128", "512x512"]
@@ -826,63 +836,78 @@ def _as_list(value: str | list[str]) -> list[str]:
     return [value] if isinstance(value, str) else sorted(value)
 
 
+def _normalized(statement: dict[str, Any]) -> dict[str, Any]:
+    """A policy statement with every action, resource and condition value as a sorted list."""
+    normal = dict(statement)
+    for key in ("Action", "NotAction", "Resource", "NotResource"):
+        if key in normal:
+            normal[key] = _as_list(normal[key])
+    if "Condition" in normal:
+        normal["Condition"] = {
+            test: {name: _as_list(values) for name, values in keys.items()}
+            for test, keys in normal["Condition"].items()
+        }
+    return normal
+
+
+def _allow(
+    sid: str, actions: list[str], resources: list[str], condition: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    statement = {"Sid": sid, "Effect": "Allow", "Action": sorted(actions)}
+    statement["Resource"] = sorted(resources)
+    if condition is not None:
+        statement["Condition"] = condition
+    return statement
+
+
 @pytest.mark.parametrize("trigger", TRIGGERS)
 def test_iam_is_least_privilege(applied: dict[str, Applied], trigger: str) -> None:
+    # Every statement in full: an action, resource or condition more than the function needs
+    # fails here, whichever statement it is added to.
     stack = _ok(applied, trigger)
     statements = _policy(stack)
-    source, destination = stack.outputs["source_bucket"], stack.outputs["destination_bucket"]
-    for sid, statement in statements.items():
-        assert statement["Effect"] == "Allow", sid
-        for action in _as_list(statement["Action"]):
-            assert "*" not in action, f"{sid} grants a wildcard action {action}"
-        for resource in _as_list(statement["Resource"]):
-            assert resource != "*", f"{sid} grants on every resource"
-
-    # The function reads the current version only: no GetObjectVersion.
-    assert _as_list(statements["ReadSources"]["Action"]) == ["s3:GetObject"]
-    assert _as_list(statements["ReadSources"]["Resource"]) == [f"arn:aws:s3:::{source}/*"]
-    assert _as_list(statements["WriteThumbnails"]["Action"]) == [
-        "s3:DeleteObject",
-        "s3:GetObject",
-        "s3:PutObject",
+    account = stack.client("sts").get_caller_identity()["Account"]
+    source = f"arn:aws:s3:::{stack.outputs['source_bucket']}"
+    destination = f"arn:aws:s3:::{stack.outputs['destination_bucket']}"
+    write = ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"]
+    expected = [
+        # The current version only (no GetObjectVersion), and only under the include prefixes.
+        _allow("ReadSources", ["s3:GetObject"], [f"{source}/{p}*" for p in INCLUDE_PREFIXES]),
+        _allow("ListSources", ["s3:ListBucket"], [source]),
+        _allow("WriteThumbnails", write, [f"{destination}/thumbnails/*"]),
+        _allow("WriteFailureMarkers", write, [f"{destination}/failed/*"]),
+        _allow("ListThumbnails", ["s3:ListBucket"], [destination]),
+        _allow(
+            "WriteOwnLogs",
+            ["logs:CreateLogStream", "logs:PutLogEvents"],
+            [f"arn:aws:logs:us-east-1:{account}:log-group:{stack.outputs['log_group_name']}:*"],
+        ),
+        _allow("PublishFailures", ["sns:Publish"], [stack.outputs["topic_arn"]]),
+        _allow(
+            "SendFailureEmails",
+            ["ses:SendEmail", "ses:SendRawEmail"],
+            [
+                f"arn:aws:ses:us-east-1:{account}:identity/thumbnailer@example.com",
+                f"arn:aws:ses:us-east-1:{account}:identity/example.com",
+            ],
+            {"StringEquals": {"ses:FromAddress": ["thumbnailer@example.com"]}},
+        ),
+        _allow(
+            "PutThumbnailEvents",
+            ["events:PutEvents"],
+            [f"arn:aws:events:us-east-1:{account}:event-bus/{stack.outputs['event_bus_name']}"],
+        ),
     ]
-    assert statements["WriteThumbnails"]["Resource"] == f"arn:aws:s3:::{destination}/thumbnails/*"
-    assert statements["ListSources"]["Resource"] == f"arn:aws:s3:::{source}"
-    assert _as_list(statements["WriteFailureMarkers"]["Action"]) == [
-        "s3:DeleteObject",
-        "s3:GetObject",
-        "s3:PutObject",
-    ]
-    assert statements["WriteFailureMarkers"]["Resource"] == f"arn:aws:s3:::{destination}/failed/*"
-    assert statements["ListThumbnails"]["Resource"] == f"arn:aws:s3:::{destination}"
-    log_group = stack.outputs["log_group_name"]
-    assert statements["WriteOwnLogs"]["Resource"].endswith(f":log-group:{log_group}:*")
-    assert statements["PublishFailures"]["Resource"] == stack.outputs["topic_arn"]
-    assert statements["SendFailureEmails"]["Condition"] == {
-        "StringEquals": {"ses:FromAddress": "thumbnailer@example.com"}
-    }
-    assert statements["PutThumbnailEvents"]["Resource"].endswith(
-        f":event-bus/{stack.outputs['event_bus_name']}"
-    )
     if trigger == "direct":
-        assert "ConsumeQueue" not in statements
-        assert statements["SendFailedInvocations"]["Resource"].endswith(":tt-direct-dlq")
+        # The on-failure destination of the asynchronous invocations; no queue to consume.
+        expected.append(
+            _allow("SendFailedInvocations", ["sqs:SendMessage"], [stack.outputs["dlq_arn"]])
+        )
     else:
-        assert statements["ConsumeQueue"]["Resource"] == stack.outputs["queue_arn"]
-        assert "SendFailedInvocations" not in statements
-    expected = {
-        "ReadSources",
-        "ListSources",
-        "WriteThumbnails",
-        "WriteFailureMarkers",
-        "ListThumbnails",
-        "WriteOwnLogs",
-        "PublishFailures",
-        "SendFailureEmails",
-        "PutThumbnailEvents",
-        "SendFailedInvocations" if trigger == "direct" else "ConsumeQueue",
-    }
-    assert set(statements) == expected
+        consume = ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
+        consume.append("sqs:ReceiveMessage")
+        expected.append(_allow("ConsumeQueue", consume, [stack.outputs["queue_arn"]]))
+    assert {sid: _normalized(s) for sid, s in statements.items()} == {s["Sid"]: s for s in expected}
 
 
 def _queue_attributes(stack: Applied, url: str) -> dict[str, str]:
@@ -892,7 +917,22 @@ def _queue_attributes(stack: Applied, url: str) -> dict[str, str]:
 
 
 def _dlq_arn(stack: Applied) -> str:
-    return _queue_attributes(stack, stack.outputs["dlq_url"])["QueueArn"]
+    arn = _queue_attributes(stack, stack.outputs["dlq_url"])["QueueArn"]
+    assert arn == stack.outputs["dlq_arn"]
+    return arn
+
+
+@pytest.mark.parametrize("trigger", TRIGGERS)
+def test_dead_letter_queue_is_encrypted_and_keeps_messages_14_days(
+    applied: dict[str, Applied], trigger: str
+) -> None:
+    stack = _ok(applied, trigger)
+    attributes = _queue_attributes(stack, stack.outputs["dlq_url"])
+    assert attributes["QueueArn"] == stack.outputs["dlq_arn"]
+    # Without kms_key_arn: SQS-managed encryption, no KMS key.
+    assert attributes["SqsManagedSseEnabled"] == "true"
+    assert "KmsMasterKeyId" not in attributes
+    assert attributes["MessageRetentionPeriod"] == "1209600"
 
 
 @pytest.mark.parametrize("trigger", ("eventbridge", "sqs"))
@@ -901,9 +941,13 @@ def test_queue_redrive_and_event_source_mapping(applied: dict[str, Applied], tri
     attributes = _queue_attributes(stack, stack.outputs["queue_url"])
     redrive = json.loads(attributes["RedrivePolicy"])
     assert redrive["deadLetterTargetArn"] == _dlq_arn(stack)
-    assert int(redrive["maxReceiveCount"]) == stack.outputs["max_receive_count"]
-    assert int(attributes["VisibilityTimeout"]) >= 6 * stack.outputs["function_timeout"]
+    assert int(redrive["maxReceiveCount"]) == stack.outputs["max_receive_count"] == 5
+    # Lambda's rule (6 x the timeout) plus the batching window a batch may wait.
+    window = stack.variables["batch_window_seconds"]
+    assert stack.outputs["batch_window_seconds"] == window
+    assert int(attributes["VisibilityTimeout"]) == 6 * stack.outputs["function_timeout"] + window
     assert attributes["SqsManagedSseEnabled"] == "true"
+    assert "KmsMasterKeyId" not in attributes
     policy = json.loads(attributes["Policy"])
     allow = [s for s in policy["Statement"] if s["Effect"] == "Allow"]
     assert len(allow) == 1
@@ -925,6 +969,7 @@ def test_queue_redrive_and_event_source_mapping(applied: dict[str, Applied], tri
     assert mapping["EventSourceArn"] == stack.outputs["queue_arn"]
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert mapping["BatchSize"] == stack.outputs["batch_size"]
+    assert mapping["MaximumBatchingWindowInSeconds"] == window
     # The local example leaves it disabled: moto cannot run the code, the local runner polls.
     assert mapping["State"] in {"Disabled", "Disabling"}
 
@@ -936,7 +981,10 @@ def test_eventbridge_rule_filters_and_delivers(applied: dict[str, Applied]) -> N
     pattern = json.loads(events.describe_rule(Name=rule_name)["EventPattern"])
     assert pattern["source"] == ["aws.s3"]
     assert sorted(pattern["detail-type"]) == ["Object Created", "Object Deleted"]
-    assert pattern["detail"]["bucket"]["name"] == [stack.outputs["source_bucket"]]
+    assert pattern["detail"] == {
+        "bucket": {"name": [stack.outputs["source_bucket"]]},
+        "object": {"key": [{"prefix": p} for p in INCLUDE_PREFIXES]},
+    }
     (target,) = events.list_targets_by_rule(Rule=rule_name)["Targets"]
     assert target["Arn"] == stack.outputs["queue_arn"]
     assert target["DeadLetterConfig"]["Arn"] == _dlq_arn(stack)
@@ -951,9 +999,14 @@ def test_eventbridge_rule_filters_and_delivers(applied: dict[str, Applied]) -> N
 
 
 def _upload_and_receive(stack: Applied, key: str) -> dict[str, Any]:
-    """Upload to the source bucket and return the message that reaches the queue."""
+    """Upload to the source bucket and return the one message that reaches the queue.
+
+    An object outside the include prefixes is uploaded first: the trigger must leave it out
+    (S3 and moto deliver during the upload call, so it would be in the queue by now).
+    """
     s3 = stack.client("s3")
     bucket = stack.outputs["source_bucket"]
+    s3.put_object(Bucket=bucket, Key=f"elsewhere/{key}", Body=b"not an image")
     s3.put_object(Bucket=bucket, Key=key, Body=b"not an image")
     messages = stack.client("sqs").receive_message(
         QueueUrl=stack.outputs["queue_url"], WaitTimeSeconds=5, MaxNumberOfMessages=10
@@ -966,14 +1019,26 @@ def _upload_and_receive(stack: Applied, key: str) -> dict[str, Any]:
     return body
 
 
+def _filter_prefix(configuration: dict[str, Any]) -> str:
+    """The one key filter rule of a notification configuration: its prefix."""
+    (rule,) = configuration["Filter"]["Key"]["FilterRules"]
+    assert rule["Name"].lower() == "prefix"
+    value: str = rule["Value"]
+    return value
+
+
 def test_sqs_trigger_notifies_the_queue(applied: dict[str, Applied]) -> None:
     stack = _ok(applied, "sqs")
     notification = stack.client("s3").get_bucket_notification_configuration(
         Bucket=stack.outputs["source_bucket"]
     )
-    (queue,) = notification["QueueConfigurations"]
-    assert queue["QueueArn"] == stack.outputs["queue_arn"]
-    assert sorted(queue["Events"]) == ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]
+    queues = notification["QueueConfigurations"]
+    # One notification per include prefix (S3 takes a single prefix per configuration).
+    assert sorted(_filter_prefix(q) for q in queues) == INCLUDE_PREFIXES
+    for queue in queues:
+        assert queue["QueueArn"] == stack.outputs["queue_arn"]
+        assert sorted(queue["Events"]) == ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]
+    assert not notification.get("LambdaFunctionConfigurations")
     assert "EventBridgeConfiguration" not in notification
     body = _upload_and_receive(stack, "photos/a b.png")
     (record,) = body["Records"]
@@ -990,11 +1055,16 @@ def test_direct_trigger_invokes_with_retries_and_failure_destination(
     notification = stack.client("s3").get_bucket_notification_configuration(
         Bucket=stack.outputs["source_bucket"]
     )
-    (target,) = notification["LambdaFunctionConfigurations"]
-    assert target["LambdaFunctionArn"] == stack.outputs["function_arn"]
+    targets = notification["LambdaFunctionConfigurations"]
+    assert sorted(_filter_prefix(t) for t in targets) == INCLUDE_PREFIXES
+    for target in targets:
+        assert target["LambdaFunctionArn"] == stack.outputs["function_arn"]
+        assert sorted(target["Events"]) == ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]
+    assert not notification.get("QueueConfigurations")
     lam = stack.client("lambda")
     config = lam.get_function_event_invoke_config(FunctionName=stack.outputs["function_name"])
     assert config["MaximumRetryAttempts"] == 2
+    assert config["MaximumEventAgeInSeconds"] == 3600  # direct_maximum_event_age_seconds
     assert config["DestinationConfig"]["OnFailure"]["Destination"] == _dlq_arn(stack)
     assert lam.list_event_source_mappings()["EventSourceMappings"] == []
 
@@ -1033,14 +1103,61 @@ def test_alarms_notify_the_topic_and_buckets_are_hardened(
 ) -> None:
     stack = _ok(applied, trigger)
     alarms = stack.client("cloudwatch").describe_alarms(AlarmNames=stack.outputs["alarm_names"])
-    found = {a["AlarmName"]: a for a in alarms["MetricAlarms"]}
     name = stack.outputs["function_name"]
-    expected = {f"{name}-errors", f"{name}-throttles", f"{name}-dlq-not-empty"}
+    topic = stack.outputs["topic_arn"]
+
+    def alarm(
+        namespace: str,
+        metric: str,
+        dimension: tuple[str, str],
+        statistic: str,
+        period: int,
+        periods: int,
+        threshold: float,
+    ) -> dict[str, Any]:
+        return {
+            "Namespace": namespace,
+            "MetricName": metric,
+            "Dimensions": [{"Name": dimension[0], "Value": dimension[1]}],
+            "Statistic": statistic,
+            "Period": period,
+            "EvaluationPeriods": periods,
+            "Threshold": threshold,
+            "ComparisonOperator": "GreaterThanThreshold",
+            "TreatMissingData": "notBreaching",
+            "AlarmActions": [topic],
+            "OKActions": [topic],
+        }
+
+    function = ("FunctionName", name)
+    expected = {
+        f"{name}-errors": alarm("AWS/Lambda", "Errors", function, "Sum", 300, 1, 0),
+        f"{name}-throttles": alarm("AWS/Lambda", "Throttles", function, "Sum", 300, 1, 0),
+        # The dead-letter queue's depth, not the buffer queue's.
+        f"{name}-dlq-not-empty": alarm(
+            "AWS/SQS",
+            "ApproximateNumberOfMessagesVisible",
+            ("QueueName", f"{name}-dlq"),
+            "Maximum",
+            60,
+            1,
+            0,
+        ),
+    }
     if trigger != "direct":
-        expected.add(f"{name}-oldest-message-age")
-    assert set(found) == expected
-    for alarm in found.values():
-        assert alarm["AlarmActions"] == [stack.outputs["topic_arn"]]
+        expected[f"{name}-oldest-message-age"] = alarm(
+            "AWS/SQS", "ApproximateAgeOfOldestMessage", ("QueueName", name), "Maximum", 60, 5, 900
+        )
+    found = {
+        a["AlarmName"]: {key: a.get(key) for key in next(iter(expected.values()))}
+        for a in alarms["MetricAlarms"]
+    }
+    assert found == expected
+    # The alert emails are subscribed (each confirms by email).
+    subscriptions = stack.client("sns").list_subscriptions_by_topic(TopicArn=topic)
+    assert [(s["Protocol"], s["Endpoint"]) for s in subscriptions["Subscriptions"]] == [
+        ("email", "alerts@example.com")
+    ]
     # Without kms_key_arn the topic is not encrypted: CloudWatch alarms cannot publish to a
     # topic under the AWS-managed key alias/aws/sns.
     topic = stack.client("sns").get_topic_attributes(TopicArn=stack.outputs["topic_arn"])

@@ -58,8 +58,10 @@ module "thumbnailer" {
   sizes            = var.sizes
   format           = var.format
   fit              = var.fit
+  include_prefixes = var.include_prefixes
   include_suffixes = var.include_suffixes
   delete_sync      = true
+  log_level        = var.log_level
 
   alert_emails   = ["alerts@example.com"]
   ses_sender     = "thumbnailer@example.com"

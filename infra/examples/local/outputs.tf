@@ -43,6 +43,11 @@ output "dlq_url" {
   value       = module.thumbnailer.dlq_url
 }
 
+output "dlq_arn" {
+  description = "ARN of the dead-letter queue."
+  value       = module.thumbnailer.dlq_arn
+}
+
 output "function_name" {
   description = "Name of the function."
   value       = module.thumbnailer.function_name

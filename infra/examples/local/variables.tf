@@ -97,6 +97,12 @@ variable "fit" {
   default     = "fit"
 }
 
+variable "include_prefixes" {
+  description = "Key prefixes to process (empty: all); they also filter the trigger, so other keys never reach the queue or the function."
+  type        = list(string)
+  default     = []
+}
+
 variable "include_suffixes" {
   description = "Key suffixes to process (empty: all)."
   type        = list(string)
@@ -107,4 +113,10 @@ variable "create_artifacts_bucket" {
   description = "Deploy the zips through a bucket the module creates (the default, as in AWS) or upload them in the API call."
   type        = bool
   default     = true
+}
+
+variable "log_level" {
+  description = "Log level of the function: DEBUG, INFO, WARNING or ERROR."
+  type        = string
+  default     = "INFO"
 }
