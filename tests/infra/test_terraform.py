@@ -456,6 +456,11 @@ def test_same_bucket_without_separating_prefix_fails_at_plan(staged: Path, tmp_p
             '  ses_recipients = ["a@example.com,b@example.com"]',
             "ses_recipients must be email addresses",
         ),
+        # The function strips them; the IAM policy would grant the unstripped prefix.
+        ('prefix = " thumbnails/"', "prefix must be a non-empty key prefix"),
+        ('failure_prefix = " failed/"', "failure_prefix must be empty or a key prefix"),
+        # Amazon Linux 2's glibc is older than the layer's wheels need.
+        ('runtime = "python3.11"', "runtime must be python3.12 or python3.13"),
         ("memory_size = 64", "memory_size must be"),
         ("timeout = 901", "timeout must be"),
         ("timeout = 20", "time_budget_seconds (30) must be below timeout"),

@@ -174,8 +174,8 @@ variable "prefix" {
   default     = "thumbnails/"
 
   validation {
-    condition     = trimsuffix(var.prefix, "/") != "" && endswith(var.prefix, "/") && !startswith(var.prefix, "/")
-    error_message = "prefix must be a non-empty key prefix ending in '/', e.g. thumbnails/."
+    condition     = trimsuffix(var.prefix, "/") != "" && endswith(var.prefix, "/") && !startswith(var.prefix, "/") && trimspace(var.prefix) == var.prefix
+    error_message = "prefix must be a non-empty key prefix ending in '/', without surrounding whitespace, e.g. thumbnails/."
   }
 }
 
@@ -328,8 +328,8 @@ variable "failure_prefix" {
   default     = "failed/"
 
   validation {
-    condition     = var.failure_prefix == "" || (endswith(var.failure_prefix, "/") && !startswith(var.failure_prefix, "/"))
-    error_message = "failure_prefix must be empty or a key prefix ending in '/', e.g. failed/."
+    condition     = var.failure_prefix == "" || (endswith(var.failure_prefix, "/") && !startswith(var.failure_prefix, "/") && trimspace(var.failure_prefix) == var.failure_prefix)
+    error_message = "failure_prefix must be empty or a key prefix ending in '/', without surrounding whitespace, e.g. failed/."
   }
 }
 
@@ -492,13 +492,13 @@ variable "artifacts_prefix" {
 }
 
 variable "runtime" {
-  description = "Lambda runtime; must match the Python the layer was built for."
+  description = "Lambda runtime, `python3.12` or `python3.13`; must match the Python the layer was built for. (`python3.11` runs on Amazon Linux 2, whose glibc 2.26 is older than the layer's Pillow, pillow-heif, PyAV and libvips wheels need.)"
   type        = string
   default     = "python3.12"
 
   validation {
-    condition     = contains(["python3.11", "python3.12", "python3.13"], var.runtime)
-    error_message = "runtime must be python3.11, python3.12 or python3.13."
+    condition     = contains(["python3.12", "python3.13"], var.runtime)
+    error_message = "runtime must be python3.12 or python3.13 (python3.11 runs on Amazon Linux 2, too old for the layer's wheels)."
   }
 }
 

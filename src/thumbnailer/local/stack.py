@@ -84,6 +84,16 @@ class UpOptions:
     start_runner: bool = True
 
 
+def declared_runtime(tag: str) -> str:
+    """The Lambda runtime the emulated function is declared with, for interpreter ``tag``.
+
+    The runner runs the artifact with this interpreter whatever the declaration says. The
+    module refuses python3.11 (Lambda runs it on Amazon Linux 2, older than the layer's wheels
+    need), so any other interpreter stands in for python3.12.
+    """
+    return tag if tag in ("python3.12", "python3.13") else "python3.12"
+
+
 def _cache_dir() -> Path:
     # Shared across state folders so a second stack reuses the artifact and providers.
     return Path(os.environ.get("THUMBNAILER_CACHE", str(Path.home() / ".cache" / "thumbnailer")))
@@ -272,7 +282,7 @@ def _start(state_dir: Path, options: UpOptions) -> StackInfo:
         "trigger": options.trigger,
         "function_zip": str(art.function_zip),
         "layer_zip": str(art.layer_zip),
-        "runtime": _artifact.runtime_tag(),
+        "runtime": declared_runtime(_artifact.runtime_tag()),
         "architecture": "x86_64",
         **options.variables,
     }
